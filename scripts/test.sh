@@ -33,7 +33,7 @@ run_suite() { # builddir, meson-setup-args..., then -- meson-test-args...
 run_suite build -- --num-processes 2
 if [ $quick -eq 0 ]; then
   run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- \
-    --suite unit --suite cfdi --suite api --suite store --num-processes 2
+    --suite unit --suite cfdi --suite api --suite store --suite pdf --suite mail --num-processes 2
   CC=clang run_suite build-fuzz -Dfuzz=true -Db_lundef=false -- --suite fuzz --num-processes 2
 fi
 
