@@ -2,7 +2,7 @@
  * catalog.h — SAT's CFDI 4.0 catalogs (catCFDI), compiled in.
  *
  * The tables are generated at build time by tools/gen_catalogs.py from
- * data/sat/catalogs/*.csv (copies of SAT's catalogs, phpcfdi export).
+ * data/sat/catalogs/c_*.csv (copies of SAT's catalogs, phpcfdi export).
  * Lookups return a pointer into static read-only data, or NULL when the
  * code is not in the catalog.  Codes are compared exactly (case matters,
  * as in SAT's XSD enumerations).
