@@ -18,6 +18,7 @@
 #include "core/ferr.h"
 #include "core/rfc.h"
 #include "core/catalog.h"
+#include "core/money.h"
 
 /* Receptor: RFC valid; regime (c_RegimenFiscal) exists and applies to the
  * RFC's kind; use (c_UsoCFDI) exists, applies to the kind and is allowed
