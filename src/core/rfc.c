@@ -105,8 +105,10 @@ rfc_is_leap (int y)
   return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-bool
-rfc_check (const char *rfc, enum rfc_kind *kind, struct ferr *err)
+/* Shape, case, date and (if digit) the check digit. */
+static bool
+rfc_validate (const char *rfc, enum rfc_kind *kind, bool digit,
+              struct ferr *err)
 {
   int c[RFC_MAX_CHARS + 1];
   int n;
@@ -176,11 +178,23 @@ rfc_check (const char *rfc, enum rfc_kind *kind, struct ferr *err)
                      "La fecha del RFC (%02d%02d%02d) no existe",
                      yy, mm, dd);
 
-  if (rfc_digit_of (c, n) != c[n - 1])
+  if (digit && rfc_digit_of (c, n) != c[n - 1])
     return ferr_set (err, "rfc_check_digit", "tax_id",
                      "The RFC's check digit is wrong",
                      "El dígito verificador del RFC es incorrecto");
   if (kind)
     *kind = n == 13 ? RFC_FISICA : RFC_MORAL;
   return true;
+}
+
+bool
+rfc_check (const char *rfc, enum rfc_kind *kind, struct ferr *err)
+{
+  return rfc_validate (rfc, kind, true, err);
+}
+
+bool
+rfc_check_shape (const char *rfc, enum rfc_kind *kind, struct ferr *err)
+{
+  return rfc_validate (rfc, kind, false, err);
 }

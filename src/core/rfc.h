@@ -30,6 +30,16 @@ enum rfc_kind
  * rfc_check_digit. */
 bool rfc_check (const char *rfc, enum rfc_kind *kind, struct ferr *err);
 
+/* Same as rfc_check but without the check-digit test.  SAT has issued
+ * real RFCs whose last character does not match its own published
+ * algorithm (e.g. FNI970829JR9, CCA980429MD4 and MCI7306249Y1 in a
+ * PAC-stamped test CFDI; see eclipxe13/CfdiUtils issue #37 and
+ * manuelmhtr/validate-rfc issues #10, #24), and SAT's t_RFC pattern only
+ * requires [0-9A].  Business rules therefore use this; a portal may call
+ * rfc_check as well to warn "please double-check this RFC". */
+bool rfc_check_shape (const char *rfc, enum rfc_kind *kind,
+                      struct ferr *err);
+
 /* SAT's check digit ('0'..'9' or 'A') for the first 11 (moral) or 12
  * (física) characters of rfc; '\0' if those are not RFC characters. */
 char rfc_check_digit (const char *rfc);

@@ -95,7 +95,9 @@ rules_receiver (const char *rfc, const char *regime, const char *use,
   enum rfc_kind kind;
   const struct catalog_use *u;
 
-  if (!rfc_check (rfc, &kind, err))
+  /* Shape and date only: see rfc_check_shape for why the check digit
+   * cannot be enforced. */
+  if (!rfc_check_shape (rfc, &kind, err))
     return rules_field (err, "customer.tax_id");
   if (rfc_is_generic (kind))
     {
@@ -156,7 +158,9 @@ rules_issuer (const char *rfc, const char *regime, const char *zip,
 {
   enum rfc_kind kind;
 
-  if (!rfc_check (rfc, &kind, err))
+  /* Shape and date only: see rfc_check_shape for why the check digit
+   * cannot be enforced. */
+  if (!rfc_check_shape (rfc, &kind, err))
     return rules_field (err, "issuer.tax_id");
   /* Only a taxpayer with a CSD can seal: never a generic RFC. */
   if (rfc_is_generic (kind))

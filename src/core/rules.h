@@ -20,14 +20,15 @@
 #include "core/catalog.h"
 #include "core/money.h"
 
-/* Receptor: RFC valid; regime (c_RegimenFiscal) exists and applies to the
+/* Receptor: RFC well formed with a real date (rfc_check_shape: the check
+ * digit is not enforced, SAT has issued RFCs that fail it); regime (c_RegimenFiscal) exists and applies to the
  * RFC's kind; use (c_UsoCFDI) exists, applies to the kind and is allowed
  * for the regime; zip has 5 digits.  RFC XAXX010101000 needs regime 616
  * and use S01; XEXX010101000 needs regime 616 and use S01 or CP01. */
 bool rules_receiver (const char *rfc, const char *regime, const char *use,
                      const char *zip, struct ferr *err);
 
-/* Emisor: RFC valid and not generic; regime exists and applies to the
+/* Emisor: RFC well formed (rfc_check_shape) and not generic; regime exists and applies to the
  * RFC's kind; zip (LugarExpedicion) has 5 digits.  Fields issuer.*. */
 bool rules_issuer (const char *rfc, const char *regime, const char *zip,
                    struct ferr *err);

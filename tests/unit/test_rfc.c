@@ -85,6 +85,27 @@ test_cases (void **state)
     }
 }
 
+/* Real RFCs whose last character is not SAT's computed digit: refused by
+ * rfc_check, accepted by rfc_check_shape. */
+static void
+test_shape_only (void **state)
+{
+  static const char *const real[] = { "MCI7306249Y1", "FNI970829JR9",
+                                      "CCA980429MD4", "AUGJ651117623" };
+  for (size_t i = 0; i < sizeof real / sizeof real[0]; i++)
+    {
+      struct ferr e = { 0 };
+      enum rfc_kind k;
+      assert_false (rfc_check (real[i], NULL, &e));
+      assert_string_equal (e.code, "rfc_check_digit");
+      assert_true (rfc_check_shape (real[i], &k, &e));
+      assert_int_equal (k, strlen (real[i]) == 13 ? RFC_FISICA : RFC_MORAL);
+    }
+  assert_false (rfc_check_shape ("ABC990231AA1", NULL, NULL));
+  assert_false (rfc_check_shape ("abc990101AA1", NULL, NULL));
+  assert_false (rfc_check_shape ("ABC9901011", NULL, NULL));
+}
+
 static void
 test_messages (void **state)
 {
@@ -114,6 +135,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_cases),
+    cmocka_unit_test (test_shape_only),
     cmocka_unit_test (test_messages),
     cmocka_unit_test (test_check_digit),
   };

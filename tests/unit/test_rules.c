@@ -47,7 +47,11 @@ static const struct receiver_case receiver_cases[] = {
   { L, "XAXX010101000", "616", "S01", "26015", NULL, NULL },
   { L, "XEXX010101000", "616", "S01", "26015", NULL, NULL },
   { L, "XEXX010101000", "616", "CP01", "26015", NULL, NULL },
-  { L, "EKU9003173C8", "601", "G03", "26015", "rfc_check_digit",
+  /* real RFC failing SAT's digit algorithm: accepted (rfc_check_shape) */
+  { L, "MCI7306249Y1", "601", "G03", "26015", NULL, NULL },
+  { L, "EKU9003173", "601", "G03", "26015", "rfc_length",
+    "customer.tax_id" },
+  { L, "EKU900231AC9", "601", "G03", "26015", "rfc_date",
     "customer.tax_id" },
   { L, "eku9003173c9", "601", "G03", "26015", "rfc_lowercase",
     "customer.tax_id" },
