@@ -178,6 +178,8 @@ struct recstate
   bool bad;                 /* an error was recorded for this record */
   size_t cur_len;           /* bytes seen in the current field, stored or
                                not (decides whether a quote opens it) */
+  unsigned long field_line; /* line where the current field starts: every
+                               error is reported there */
   struct csv_error err;
 };
 
@@ -188,7 +190,8 @@ bad (struct recstate *st, unsigned long line, unsigned column,
   if (st->bad)
     return;
   st->bad = true;
-  seterr (&st->err, line, column, "%s", msg);
+  (void) line;
+  seterr (&st->err, st->field_line, column, "%s", msg);
 }
 
 static void
@@ -210,7 +213,7 @@ put (struct csv_reader *r, struct recstate *st, char c, unsigned long line)
       bad (st, line, (unsigned) r->nfields, m);
       return;
     }
-  if (r->rec_len - r->nfields >= CSV_MAX_RECORD)
+  if (r->rec_len - (r->nfields - 1) >= CSV_MAX_RECORD)
     {
       char m[80];
       snprintf (m, sizeof m, "record longer than %d bytes", CSV_MAX_RECORD);
@@ -226,6 +229,7 @@ static void
 new_field (struct csv_reader *r, struct recstate *st, unsigned long line)
 {
   st->cur_len = 0;
+  st->field_line = line;
   if (r->nfields > 0 && !st->bad)
     r->rec[r->rec_len++] = '\0';
   if (st->bad)
