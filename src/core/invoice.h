@@ -308,6 +308,23 @@ bool invoice_sum_end (struct invoice *inv, struct ferr *err);
 bool invoice_items_from_json (const json_t *items, struct invoice *inv,
                               struct ferr *err);
 
+/* Helpers the JSON readers share (cfdi/json_in.c uses them too).
+ * invoice_json_text: reads an optional/required JSON string into *out
+ * (replacing and freeing what *out held), refusing non-strings, NUL,
+ * control characters and '|' (SAT's text patterns exclude it), texts of
+ * spaces only and texts longer than max_chars code points; errors name
+ * `field`.  A missing/null optional value leaves *out untouched. */
+bool invoice_json_text (const json_t *v, const char *field, size_t max_chars,
+                        bool required, char **out, struct ferr *err);
+
+/* Reads a JSON array of {type, rate, factor, withholding[, base]} into
+ * taxes (cap INVOICE_MAX_ITEM_TAXES), setting *n.  base is accepted only
+ * when base_given is not NULL (Pagos 2.0), and then either every tax or
+ * none must carry it; *base_given says which. */
+bool invoice_json_taxes (const json_t *arr, const char *field,
+                         struct invoice_tax *taxes, size_t *n,
+                         bool *base_given, struct ferr *err);
+
 /* c_Impuesto code ("001".."003") and name ("ISR", "IVA", "IEPS"). */
 const char *invoice_tax_code (enum invoice_tax_kind kind);
 const char *invoice_tax_name (enum invoice_tax_kind kind);
