@@ -18,7 +18,9 @@
 #include <string.h>
 
 #include "core/catalog.h"
+#include "core/invoice.h"
 #include "core/money.h"
+#include "core/ticket.h"
 #include "util/buf.h"
 
 /* ---------------------------------------------------------------------
@@ -623,42 +625,37 @@ rep (import_report_fn report, void *cls, unsigned long line,
   report (cls, line, col_names[c], code, msg);
 }
 
+/* A code as the API reads branch and folio_number (core/ticket.c):
+ * 1..max bytes of printable ASCII, inner spaces allowed. */
 static bool
-all_digits (const char *s, size_t len)
+code_ok (const char *s, size_t len, enum import_col c, size_t max,
+         unsigned long line, import_report_fn report, void *cls)
 {
   if (len == 0)
-    return false;
-  for (size_t i = 0; i < len; i++)
-    if (s[i] < '0' || s[i] > '9')
+    {
+      rep (report, cls, line, c, "required", "%s is empty", col_names[c]);
       return false;
+    }
+  if (len > max)
+    {
+      rep (report, cls, line, c, "too_long", "%s is longer than %zu "
+           "characters", col_names[c], max);
+      return false;
+    }
+  for (size_t i = 0; i < len; i++)
+    {
+      unsigned char ch = (unsigned char) s[i];
+      if (ch < 0x21 || ch > 0x7e)
+        {
+          if (ch == ' ' && i > 0 && i + 1 < len)
+            continue;
+          rep (report, cls, line, c, "text_character",
+               "%s may only hold printable ASCII characters (no spaces at "
+               "either end)", col_names[c]);
+          return false;
+        }
+    }
   return true;
-}
-
-static bool
-is_leap (int y)
-{
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* YYYY-MM-DDTHH:MM:SS, a real calendar date and time (CFDI's t_FechaH
- * shape: local time of the place of issue, no zone). */
-static bool
-date_ok (const char *s, size_t len)
-{
-  static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-  if (len != sizeof shape - 1)
-    return false;
-  for (size_t i = 0; i < len; i++)
-    if (shape[i] == 'd' ? !isdigit ((unsigned char) s[i]) : s[i] != shape[i])
-      return false;
-  int y = atoi (s), mo = atoi (s + 5), d = atoi (s + 8);
-  int h = atoi (s + 11), mi = atoi (s + 14), se = atoi (s + 17);
-  static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-                               31 };
-  if (y < 2000 || mo < 1 || mo > 12 || d < 1)
-    return false;
-  int md = mdays[mo - 1] + (mo == 2 && is_leap (y));
-  return d <= md && h <= 23 && mi <= 59 && se <= 59;
 }
 
 /* Case-insensitive comparison of a token with a keyword. */
@@ -919,50 +916,38 @@ import_row_parse (const struct csv_reader *r,
     }
 
   s = cell (r, map, IMPORT_COL_BRANCH, &len);
-  if (text_ok (s, len, IMPORT_COL_BRANCH, false, IMPORT_MAX_BRANCH, false,
-               line, report, cls))
+  if (code_ok (s, len, IMPORT_COL_BRANCH, IMPORT_MAX_BRANCH, line, report,
+               cls))
     row->branch = s;
   else
     ok = false;
 
   s = cell (r, map, IMPORT_COL_FOLIO_NUMBER, &len);
-  if (!all_digits (s, len) || len > 18)
-    {
-      rep (report, cls, line, IMPORT_COL_FOLIO_NUMBER, "invalid_folio",
-           len ? "'%.30s' is not a whole number of 1 to 18 digits"
-               : "folio_number is empty%.0s",
-           s);
-      ok = false;
-    }
+  if (code_ok (s, len, IMPORT_COL_FOLIO_NUMBER, IMPORT_MAX_FOLIO, line,
+               report, cls))
+    row->folio_number = s;
   else
-    {
-      row->folio_number = s;
-      row->folio = strtoll (s, NULL, 10);
-      if (row->folio <= 0)
-        {
-          rep (report, cls, line, IMPORT_COL_FOLIO_NUMBER, "invalid_folio",
-               "folio_number must be greater than 0");
-          ok = false;
-        }
-    }
+    ok = false;
 
   s = cell (r, map, IMPORT_COL_DATE, &len);
-  if (!date_ok (s, len))
+  int64_t utc;
+  if (len > 32 || !ticket_parse_date (s, 0, &utc))
     {
       rep (report, cls, line, IMPORT_COL_DATE, "invalid_date",
-           "'%.30s' is not a date and time YYYY-MM-DDTHH:MM:SS", s);
+           "'%.30s' is not a date and time YYYY-MM-DDTHH:MM:SS (optionally "
+           "with Z or an offset such as -06:00)", s);
       ok = false;
     }
   else
     row->date = s;
 
   s = cell (r, map, IMPORT_COL_PAYMENT_FORM, &len);
-  if (catalog_payment_form (s) == NULL)
+  if (catalog_payment_form (s) == NULL || strcmp (s, "99") == 0)
     {
       rep (report, cls, line, IMPORT_COL_PAYMENT_FORM,
            "invalid_payment_form",
-           "'%.30s' is not a SAT c_FormaPago code (01 cash, 03 transfer, "
-           "04 credit card, 28 debit card, ...)",
+           "'%.30s' is not a SAT c_FormaPago code other than 99 (01 cash, "
+           "03 transfer, 04 credit card, 28 debit card, ...)",
            s);
       ok = false;
     }
@@ -975,6 +960,7 @@ import_row_parse (const struct csv_reader *r,
     ok = false;
 
   s = cell (r, map, IMPORT_COL_DISCOUNT, &len);
+  row->has_discount = len > 0;
   if (len == 0)
     row->discount = 0;
   else if (!amount_ok (s, len, IMPORT_COL_DISCOUNT, &row->discount, false,
@@ -1072,5 +1058,114 @@ import_row_parse (const struct csv_reader *r,
           ok = false;
         }
     }
+  return ok;
+}
+
+/* ---------------------------------------------------------------------
+ * The API's item shape
+ * ------------------------------------------------------------------- */
+
+/* Maps an API field path of a ticket to the CSV column that carries it
+ * ("items[2].product.price" -> "price"); sets *item to the item index or
+ * -1 for ticket-level fields. */
+const char *
+import_field_column (const char *field, long *item)
+{
+  static const struct
+  {
+    const char *suffix, *column;
+  } map[] = {
+    { "product.taxes", "taxes" },
+    { "product.price", "price" },
+    { "product.tax_included", "tax_included" },
+    { "product.description", "description" },
+    { "product.product_key", "product_key" },
+    { "product.unit_key", "unit_key" },
+    { "product.unit_name", "unit_name" },
+    { "quantity", "quantity" },
+    { "discount", "discount" },
+  };
+  *item = -1;
+  if (strncmp (field, "items[", 6) == 0)
+    {
+      char *end;
+      long i = strtol (field + 6, &end, 10);
+      if (*end == ']')
+        {
+          *item = i;
+          const char *rest = end + 1;
+          if (*rest == '.')
+            rest++;
+          for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
+            if (strncmp (rest, map[k].suffix, strlen (map[k].suffix)) == 0)
+              return map[k].column;
+          return "";
+        }
+      return "";
+    }
+  static const char *const top[] = { "branch", "folio_number", "date",
+                                     "payment_form" };
+  for (size_t k = 0; k < 4; k++)
+    if (strcmp (field, top[k]) == 0)
+      return top[k];
+  return "";
+}
+
+/* The item of one row in the API's JSON shape (invoice_items_from_json).
+ * New reference. */
+json_t *
+import_row_item_json (const struct import_row *r)
+{
+  char b[MONEY_BUFSZ];
+  json_t *taxes = json_array ();
+  for (size_t i = 0; i < r->ntaxes; i++)
+    {
+      const struct import_tax *t = &r->taxes[i];
+      json_t *o = json_pack ("{s:s, s:s, s:b}", "type", t->type, "factor",
+                             t->factor == IMPORT_TASA    ? "Tasa"
+                             : t->factor == IMPORT_CUOTA ? "Cuota"
+                                                         : "Exento",
+                             "withholding", t->withholding);
+      if (t->factor != IMPORT_EXENTO)
+        json_object_set_new (o, "rate",
+                             json_string (money_format_min (t->rate, 0, b)));
+      json_array_append_new (taxes, o);
+    }
+  json_t *product = json_pack (
+      "{s:s, s:s, s:s, s:s, s:b, s:o}", "description", r->description,
+      "product_key", r->product_key, "unit_key", r->unit_key, "price",
+      money_format_min (r->price, 0, b), "tax_included", r->tax_included,
+      "taxes", taxes);
+  if (r->unit_name && r->unit_name[0])
+    json_object_set_new (product, "unit_name", json_string (r->unit_name));
+  json_t *item = json_pack ("{s:s, s:o}", "quantity",
+                            money_format_min (r->quantity, 0, b), "product",
+                            product);
+  if (r->has_discount)
+    json_object_set_new (item, "discount",
+                         json_string (money_format_min (r->discount, 0, b)));
+  return item;
+}
+
+/* Checks one row's item exactly as the API reads and computes an item;
+ * reports the first problem at the row's line. */
+bool
+import_item_check (const json_t *item, unsigned long line,
+                   import_report_fn report, void *cls)
+{
+  struct invoice inv;
+  struct ferr err = { 0 };
+  json_t *arr = json_pack ("[O]", item);
+  invoice_init (&inv);
+  bool ok = invoice_items_from_json (arr, &inv, &err)
+            && invoice_item_compute (&inv.items[0], 2, 0, &err);
+  if (!ok)
+    {
+      long idx;
+      report (cls, line, import_field_column (err.field, &idx),
+              err.code ? err.code : "invalid", err.message);
+    }
+  invoice_free (&inv);
+  json_decref (arr);
   return ok;
 }

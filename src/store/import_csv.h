@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 /* ---------------------------------------------------------------------
  * The reader
  * ------------------------------------------------------------------- */
@@ -96,7 +98,8 @@ enum import_col
 const char *import_col_name (enum import_col c);
 
 #define IMPORT_MAX_TAXES 8       /* taxes on one item */
-#define IMPORT_MAX_BRANCH 64     /* bytes of a branch code */
+#define IMPORT_MAX_BRANCH 31     /* bytes of a branch code (TICKET_MAX_BRANCH) */
+#define IMPORT_MAX_FOLIO 63      /* bytes of a folio (TICKET_MAX_FOLIO) */
 #define IMPORT_MAX_DESCRIPTION 1000 /* characters (SAT Descripcion) */
 #define IMPORT_MAX_UNIT_NAME 20  /* characters (SAT Unidad) */
 
@@ -122,13 +125,14 @@ struct import_tax
 struct import_row
 {
   unsigned long line;         /* physical line of the row */
-  const char *branch;
-  const char *folio_number;   /* digits only, 1..18 of them */
-  int64_t folio;              /* the same as a number */
-  const char *date;           /* as written, checked YYYY-MM-DDTHH:MM:SS */
-  const char *payment_form;   /* c_FormaPago code */
+  const char *branch;         /* printable ASCII, 1..31 bytes */
+  const char *folio_number;   /* printable ASCII, 1..63 bytes */
+  const char *date;           /* as written: YYYY-MM-DDTHH:MM:SS, optional
+                                 Z or +-HH:MM (ticket_parse_date) */
+  const char *payment_form;   /* c_FormaPago code, not 99 */
   int64_t quantity;           /* micros, > 0 */
   int64_t discount;           /* micros, >= 0 (0 when empty) */
+  bool has_discount;          /* the discount cell was not empty */
   const char *description;
   const char *product_key;    /* 8 digits (c_ClaveProdServ shape) */
   const char *unit_key;       /* c_ClaveUnidad code */
@@ -177,5 +181,23 @@ bool import_taxes_parse (const char *s, struct import_tax *taxes, size_t *n,
  * used to compare contents).  Returns buf. */
 char *import_taxes_format (const struct import_tax *taxes, size_t n,
                            char *buf, size_t bufsz);
+
+/* The item of one good row in the JSON shape of the ticket API
+ * (invoice_items_from_json, core/invoice.h): quantity, discount (only
+ * when the cell was not empty), product.{description, product_key,
+ * unit_key, unit_name (when not empty), price, tax_included, taxes[]}.
+ * New reference. */
+json_t *import_row_item_json (const struct import_row *row);
+
+/* Reads and computes one item exactly as the API does
+ * (invoice_items_from_json, then invoice_item_compute at 2 decimals);
+ * reports its first problem at `line` and returns false. */
+bool import_item_check (const json_t *item, unsigned long line,
+                        import_report_fn report, void *cls);
+
+/* The CSV column that carries an API field of a ticket
+ * ("items[2].product.price" -> "price", "date" -> "date"; "" if none);
+ * *item receives the item index, or -1 for ticket-level fields. */
+const char *import_field_column (const char *field, long *item);
 
 #endif

@@ -322,7 +322,7 @@ test_row_good (void **state)
   assert_true (parse_one (text, &row, &rep, &r));
   assert_int_equal (rep.n, 0);
   assert_string_equal (row.branch, "S01");
-  assert_int_equal (row.folio, 1001);
+  assert_string_equal (row.folio_number, "1001");
   assert_int_equal (row.quantity, 2000000);
   assert_int_equal (row.discount, 10500000);
   assert_int_equal (row.price, 116000000);
@@ -342,11 +342,11 @@ test_row_every_error (void **state)
   struct reports rep = { "", 0 };
   struct csv_reader *r;
   snprintf (text, sizeof text, "%s%s", header,
-            ",12a,2026-02-30T10:00:00,77,0,-1,,5020171,ZZZZ,Pieza,1.2345678,"
+            ", 12a,2026-02-30T10:00:00,77,0,-1,,5020171,ZZZZ,Pieza,1.2345678,"
             "maybe,IVA:16\n");
   assert_false (parse_one (text, &row, &rep, &r));
   assert_string_equal (rep.text, "2:branch:required\n"
-                                 "2:folio_number:invalid_folio\n"
+                                 "2:folio_number:text_character\n"
                                  "2:date:invalid_date\n"
                                  "2:payment_form:invalid_payment_form\n"
                                  "2:quantity:not_positive\n"
@@ -367,10 +367,10 @@ test_row_every_error (void **state)
   csv_free (r);
   rep = (struct reports){ "", 0 };
   snprintf (text, sizeof text, "%s%s", header,
-            "S\xC3,1,2026-11-20T13:45:00,01,1,,a|b,50201712,H87,,1,,\n");
+            "S,1,2026-11-20T13:45:00,01,1,,a|b,50201712,H87,\xC3,1,,\n");
   assert_false (parse_one (text, &row, &rep, &r));
-  assert_string_equal (rep.text, "2:branch:invalid_utf8\n"
-                                 "2:description:invalid_character\n");
+  assert_string_equal (rep.text, "2:description:invalid_character\n"
+                                 "2:unit_name:invalid_utf8\n");
   csv_free (r);
   /* discount above quantity x price */
   rep = (struct reports){ "", 0 };
