@@ -28,7 +28,9 @@
  * safe to run again (no side effects outside the database).
  *
  * Naming: store_<noun>_<verb>.  Out-structs with pointers are released by
- * store_<noun>_clear(); arrays from *_list by store_<noun>_list_free().
+ * store_<noun>_clear(); arrays from *_list by store_<noun>_list_free()
+ * (plain free() where the row has no pointers).  A lookup overwrites *out
+ * without freeing what it held: clear it between lookups.
  * `const char *` arguments are borrowed for the call.  Times are UTC
  * seconds since the epoch; money is int64 micros (core/money.h).
  */
