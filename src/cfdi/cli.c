@@ -11,7 +11,7 @@
 int cfdi_cmd_build (int argc, char **argv) __attribute__ ((weak));   /* cfdi/build.c */
 int cfdi_cmd_verify (int argc, char **argv);  /* cfdi/verify.c */
 int cfdi_cmd_cadena (int argc, char **argv);  /* cfdi/verify.c */
-int cfdi_cmd_pdf (int argc, char **argv) __attribute__ ((weak));     /* pdf/pdf.c */
+int cfdi_cmd_pdf (int argc, char **argv);                             /* pdf/pdf.c */
 
 static void
 usage (FILE *f)
