@@ -214,11 +214,6 @@ check_seal (xmlNodePtr root, const char *sello, struct ferr *err)
     }
   if (!cfdi_cadena (root, &cad, &e2))
     {
-      if (e2.code != NULL && strcmp (e2.code, "cfdi_not_implemented") == 0)
-        {
-          ok = true; /* cadena.c not in yet: seal not checked */
-          goto out;
-        }
       wrap_err (err, "pac_cadena_failed", "", "cadena original%s",
                 "cadena original%s", "", &e2);
       goto out;
@@ -273,17 +268,6 @@ static void
 set (xmlNodePtr n, const char *name, const char *value)
 {
   xmlNewProp (n, (const xmlChar *)name, (const xmlChar *)value);
-}
-
-/* Private stand-in for cfdi_tfd_cadena while cadena.c is a stub: SAT's
- * TFD cadena of the values we just wrote (none has spaces to collapse). */
-static void
-tfd_cadena_standin (const struct pac_stamp *s, const char *sello_cfd,
-                    struct buf *out)
-{
-  buf_printf (out, "||1.1|%s|%s|%s|%s|%s|%s||", s->uuid, s->fecha_timbrado,
-              s->rfc_prov_certif, SANDBOX_LEYENDA, sello_cfd,
-              s->no_certificado_sat);
 }
 
 static enum pac_status
@@ -377,15 +361,10 @@ sandbox_stamp (void *cls, const char *xml, size_t len, struct pac_stamp *out,
   struct ferr e2;
   if (!cfdi_tfd_cadena (tfd, &cad, &e2))
     {
-      if (e2.code == NULL || strcmp (e2.code, "cfdi_not_implemented") != 0)
-        {
-          wrap_err (err, "pac_internal", "", "TFD cadena%s",
-                    "cadena del TFD%s", "", &e2);
-          st = PAC_RETRY;
-          goto out;
-        }
-      buf_reset (&cad);
-      tfd_cadena_standin (out, sello, &cad);
+      wrap_err (err, "pac_internal", "", "TFD cadena%s", "cadena del TFD%s",
+                "", &e2);
+      st = PAC_RETRY;
+      goto out;
     }
   if (!csd_sign (sb->csd, cad.data, cad.len, &sello_sat, err))
     {
