@@ -8,7 +8,7 @@
 #include "cli.h"
 
 /* Weak while the modules land one by one; a missing one says so. */
-int cfdi_cmd_build (int argc, char **argv) __attribute__ ((weak));   /* cfdi/build.c */
+int cfdi_cmd_build (int argc, char **argv);                           /* cfdi/build.c */
 int cfdi_cmd_verify (int argc, char **argv);  /* cfdi/verify.c */
 int cfdi_cmd_cadena (int argc, char **argv);  /* cfdi/verify.c */
 int cfdi_cmd_pdf (int argc, char **argv);                             /* pdf/pdf.c */
