@@ -969,7 +969,7 @@ import_row_parse (const struct csv_reader *r,
 
   s = cell (r, map, IMPORT_COL_DESCRIPTION, &len);
   if (text_ok (s, len, IMPORT_COL_DESCRIPTION, false,
-               IMPORT_MAX_DESCRIPTION, true, line, report, cls))
+               IMPORT_MAX_DESCRIPTION, false, line, report, cls))
     {
       if (memchr (s, '|', len))
         {
