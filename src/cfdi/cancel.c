@@ -32,17 +32,15 @@ static const char *const status_names[CANCEL_STATUS_COUNT]
 const char *
 cancel_reason_code (enum cancel_reason r)
 {
-  return (r > CANCEL_REASON_NONE && r < CANCEL_REASON_COUNT)
-             ? reason_codes[r]
-             : "";
+  return (r > CANCEL_REASON_NONE && r < CANCEL_REASON_COUNT) ? reason_codes[r]
+                                                             : "";
 }
 
 const char *
 cancel_reason_text (enum cancel_reason r)
 {
-  return (r > CANCEL_REASON_NONE && r < CANCEL_REASON_COUNT)
-             ? reason_texts[r]
-             : "";
+  return (r > CANCEL_REASON_NONE && r < CANCEL_REASON_COUNT) ? reason_texts[r]
+                                                             : "";
 }
 
 enum cancel_reason
@@ -51,9 +49,9 @@ cancel_reason_parse (const char *s)
   if (s == NULL)
     return CANCEL_REASON_NONE;
   if (s[0] == '0' && s[1] >= '1' && s[1] <= '4' && s[2] == '\0')
-    return (enum cancel_reason)(s[1] - '0');
+    return (enum cancel_reason) (s[1] - '0');
   if (s[0] >= '1' && s[0] <= '4' && s[1] == '\0')
-    return (enum cancel_reason)(s[0] - '0');
+    return (enum cancel_reason) (s[0] - '0');
   return CANCEL_REASON_NONE;
 }
 
@@ -183,8 +181,7 @@ cancel_request_init (struct cancel_request *r, const char *uuid,
                              "01",
                              "el UUID que sustituye sólo se admite con el "
                              "motivo 01");
-          return ferr_set (err, "cancel_substitute_invalid",
-                           "substitute_uuid",
+          return ferr_set (err, "cancel_substitute_invalid", "substitute_uuid",
                            "'%.40s' is not a UUID (8-4-4-4-12 hexadecimal "
                            "digits)",
                            "'%.40s' no es un UUID (8-4-4-4-12 dígitos "

@@ -28,21 +28,22 @@ enum cancel_reason
   CANCEL_REASON_01 = 1, /* con errores con relación (FolioSustitucion) */
   CANCEL_REASON_02 = 2, /* con errores sin relación */
   CANCEL_REASON_03 = 3, /* no se llevó a cabo la operación */
-  CANCEL_REASON_04 = 4, /* operación nominativa relacionada en factura global */
+  CANCEL_REASON_04
+  = 4, /* operación nominativa relacionada en factura global */
   CANCEL_REASON_COUNT
 };
 
 /* A cancellation request, validated.  Fixed-size, copyable, no pointers. */
 struct cancel_request
 {
-  char uuid[CANCEL_UUID_LEN + 1];        /* UUID to cancel, upper case */
-  enum cancel_reason reason;             /* Motivo */
+  char uuid[CANCEL_UUID_LEN + 1];            /* UUID to cancel, upper case */
+  enum cancel_reason reason;                 /* Motivo */
   char substitute_uuid[CANCEL_UUID_LEN + 1]; /* FolioSustitucion, upper
                                               case; "" unless reason 01 */
-  char issuer_rfc[16];                   /* RfcEmisor, or "" if unknown */
-  char receiver_rfc[16];                 /* RfcReceptor, or "" */
-  int64_t total_micros;                  /* Comprobante Total in micros, or
-                                            -1 if unknown (some PACs ask) */
+  char issuer_rfc[16];                       /* RfcEmisor, or "" if unknown */
+  char receiver_rfc[16];                     /* RfcReceptor, or "" */
+  int64_t total_micros;                      /* Comprobante Total in micros, or
+                                                -1 if unknown (some PACs ask) */
 };
 
 /* Where a cancellation stands. */
@@ -58,15 +59,15 @@ enum cancel_status
 /* The acknowledgement (Acuse de cancelación) returned by the provider. */
 struct cancel_ack
 {
-  char uuid[CANCEL_UUID_LEN + 1];  /* the cancelled UUID, upper case */
-  enum cancel_reason reason;       /* Motivo as accepted */
+  char uuid[CANCEL_UUID_LEN + 1]; /* the cancelled UUID, upper case */
+  enum cancel_reason reason;      /* Motivo as accepted */
   char substitute_uuid[CANCEL_UUID_LEN + 1]; /* FolioSustitucion or "" */
   enum cancel_status status;
-  char sat_code[8];                /* SAT's EstatusUUID ("201", "202"…), or "" */
-  char date[20];                   /* Fecha of the acuse, Mexico City local
-                                      time, "YYYY-MM-DDTHH:MM:SS" */
-  char *acuse_xml;                 /* the provider's acuse document as
-                                      received (malloc'd), or NULL */
+  char sat_code[8]; /* SAT's EstatusUUID ("201", "202"…), or "" */
+  char date[20];    /* Fecha of the acuse, Mexico City local
+                       time, "YYYY-MM-DDTHH:MM:SS" */
+  char *acuse_xml;  /* the provider's acuse document as
+                       received (malloc'd), or NULL */
 };
 
 /* Fills *req from text inputs and validates them: uuid (any case, 36
@@ -83,8 +84,7 @@ bool cancel_request_init (struct cancel_request *req, const char *uuid,
                           struct ferr *err);
 
 /* Re-checks an already filled request (same rules and codes). */
-bool cancel_request_check (const struct cancel_request *req,
-                           struct ferr *err);
+bool cancel_request_check (const struct cancel_request *req, struct ferr *err);
 
 /* "01".."04" for a reason, "" for NONE or out of range. */
 const char *cancel_reason_code (enum cancel_reason r);

@@ -51,12 +51,12 @@ struct ctx_node
 struct csd
 {
   struct csd_cert *cert;
-  EVP_PKEY *key;            /* private key (owned) */
-  EVP_MD *sha256;           /* fetched once */
-  EVP_PKEY_CTX *tmpl;       /* sign-initialised template, never used
-                               directly, only duplicated */
-  pthread_mutex_t lock;     /* guards pool */
-  struct ctx_node *pool;    /* idle contexts */
+  EVP_PKEY *key;         /* private key (owned) */
+  EVP_MD *sha256;        /* fetched once */
+  EVP_PKEY_CTX *tmpl;    /* sign-initialised template, never used
+                            directly, only duplicated */
+  pthread_mutex_t lock;  /* guards pool */
+  struct ctx_node *pool; /* idle contexts */
   int pool_len;
 };
 
@@ -209,8 +209,7 @@ csd_cert_parse (const uint8_t *data, size_t len, struct ferr *err)
 {
   if (data == NULL || len == 0)
     {
-      ferr_set (err, "csd_cert_invalid", "cer",
-                "the certificate is empty",
+      ferr_set (err, "csd_cert_invalid", "cer", "the certificate is empty",
                 "el certificado está vacío");
       return NULL;
     }
@@ -342,8 +341,7 @@ csd_cert_check_time (const struct csd_cert *c, time_t now, struct ferr *err)
       fmt_utc (c->not_after, b, sizeof b);
       return ferr_set (err, "csd_expired", "cer",
                        "certificate %s expired on %s",
-                       "el certificado %s venció el %s", c->no_certificado,
-                       b);
+                       "el certificado %s venció el %s", c->no_certificado, b);
     }
   return true;
 }
@@ -360,12 +358,12 @@ csd_cert_verify (const struct csd_cert *c, const char *data, size_t len,
                      "the seal is empty or not base64",
                      "el sello está vacío o no es base64");
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
-  int rc = md != NULL
-           && EVP_DigestVerifyInit (md, NULL, EVP_sha256 (), NULL, c->pkey)
-                  == 1
-           && EVP_DigestVerify (md, bin, bin_len, (const unsigned char *)data,
-                                len)
-                  == 1;
+  int rc
+      = md != NULL
+        && EVP_DigestVerifyInit (md, NULL, EVP_sha256 (), NULL, c->pkey) == 1
+        && EVP_DigestVerify (md, bin, bin_len, (const unsigned char *)data,
+                             len)
+               == 1;
   EVP_MD_CTX_free (md);
   free (bin);
   openssl_drain ();
@@ -546,9 +544,8 @@ slurp (const char *path, struct buf *b, const char *field, struct ferr *err)
   if (path == NULL || read_file (path, b, CSD_MAX_FILE) != 0)
     {
       int e = errno;
-      return ferr_set (err, "csd_file_unreadable", field,
-                       "cannot read %s: %s", "no se puede leer %s: %s",
-                       path ? path : "(none)",
+      return ferr_set (err, "csd_file_unreadable", field, "cannot read %s: %s",
+                       "no se puede leer %s: %s", path ? path : "(none)",
                        e == EFBIG ? "file too large" : strerror (e));
     }
   return true;
@@ -561,8 +558,8 @@ csd_load_files (const char *cer_path, const char *key_path,
   struct buf cb = BUF_INIT, kb = BUF_INIT;
   struct csd *c = NULL;
   if (slurp (cer_path, &cb, "cer", err) && slurp (key_path, &kb, "key", err))
-    c = csd_load ((const uint8_t *)cb.data, cb.len,
-                  (const uint8_t *)kb.data, kb.len, password, now, err);
+    c = csd_load ((const uint8_t *)cb.data, cb.len, (const uint8_t *)kb.data,
+                  kb.len, password, now, err);
   buf_free (&cb);
   if (kb.data)
     OPENSSL_cleanse (kb.data, kb.cap);
@@ -685,10 +682,9 @@ csd_sign (const struct csd *cc, const char *data, size_t len,
 
 fail:
   openssl_drain ();
-  return ferr_set (err, "csd_sign_failed", "",
-                   "OpenSSL failed to sign with certificate %s",
-                   "OpenSSL no pudo firmar con el certificado %s",
-                   c->cert->no_certificado);
+  return ferr_set (
+      err, "csd_sign_failed", "", "OpenSSL failed to sign with certificate %s",
+      "OpenSSL no pudo firmar con el certificado %s", c->cert->no_certificado);
 }
 
 void

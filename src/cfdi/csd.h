@@ -39,33 +39,33 @@
 
 enum csd_cert_kind
 {
-  CSD_KIND_CSD = 0,  /* sello digital: subject carries an OU (sucursal) */
-  CSD_KIND_FIEL,     /* e.firma: no OU, keyUsage includes dataEncipherment
-                        or keyAgreement, or extKeyUsage has client auth /
-                        e-mail protection */
+  CSD_KIND_CSD = 0, /* sello digital: subject carries an OU (sucursal) */
+  CSD_KIND_FIEL,    /* e.firma: no OU, keyUsage includes dataEncipherment
+                       or keyAgreement, or extKeyUsage has client auth /
+                       e-mail protection */
 };
 
 /* A parsed certificate, public data only.  Usable by a verifier (no key).
  * All strings are NUL-terminated UTF-8, owned by the struct. */
 struct csd_cert
 {
-  EVP_PKEY *pkey;             /* public key (owned; RSA for SAT certs) */
-  char no_certificado[64];    /* serial as SAT's 20 digits when its bytes
-                                 are ASCII digits, else upper-case hex */
-  char rfc[16];               /* holder RFC: x500UniqueIdentifier before
-                                 " / " (12 moral, 13 física), or "" */
+  EVP_PKEY *pkey;              /* public key (owned; RSA for SAT certs) */
+  char no_certificado[64];     /* serial as SAT's 20 digits when its bytes
+                                  are ASCII digits, else upper-case hex */
+  char rfc[16];                /* holder RFC: x500UniqueIdentifier before
+                                  " / " (12 moral, 13 física), or "" */
   char rfc_representative[16]; /* RFC after " / " (personas morales), or "" */
-  char curp[24];              /* serialNumber before " / " if present */
-  char name[256];             /* subject CN (holder's name), or "" */
-  char unit[128];             /* subject OU (CSD sucursal name), or "" */
-  time_t not_before;          /* UTC seconds */
-  time_t not_after;           /* UTC seconds */
-  enum csd_cert_kind kind;    /* CSD or FIEL, see csd_cert_kind */
-  bool is_rsa;                /* public key is RSA */
-  int key_bits;               /* RSA modulus size in bits */
-  uint8_t *der;               /* certificate bytes (DER) */
+  char curp[24];               /* serialNumber before " / " if present */
+  char name[256];              /* subject CN (holder's name), or "" */
+  char unit[128];              /* subject OU (CSD sucursal name), or "" */
+  time_t not_before;           /* UTC seconds */
+  time_t not_after;            /* UTC seconds */
+  enum csd_cert_kind kind;     /* CSD or FIEL, see csd_cert_kind */
+  bool is_rsa;                 /* public key is RSA */
+  int key_bits;                /* RSA modulus size in bits */
+  uint8_t *der;                /* certificate bytes (DER) */
   size_t der_len;
-  char *b64;                  /* DER in base64, one line (Certificado) */
+  char *b64; /* DER in base64, one line (Certificado) */
 };
 
 /* Parses a certificate given as DER or as base64 text (e.g. the
@@ -111,7 +111,7 @@ struct csd *csd_load_files (const char *cer_path, const char *key_path,
 
 /* Accessors: borrowed pointers, valid until csd_free. */
 const struct csd_cert *csd_cert (const struct csd *c);
-const char *csd_no_certificado (const struct csd *c); /* NoCertificado */
+const char *csd_no_certificado (const struct csd *c);  /* NoCertificado */
 const char *csd_certificado_b64 (const struct csd *c); /* Certificado */
 const char *csd_rfc (const struct csd *c);             /* issuer RFC */
 const char *csd_name (const struct csd *c);            /* holder's name */

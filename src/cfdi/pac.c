@@ -30,8 +30,7 @@ pac_names (void)
 }
 
 struct pac *
-pac_by_name (const char *name, const struct pac_config *cfg,
-             struct ferr *err)
+pac_by_name (const char *name, const struct pac_config *cfg, struct ferr *err)
 {
   static const struct pac_config defaults = { 0 };
   for (size_t i = 0; name != NULL && i < N_PROVIDERS; i++)
@@ -54,8 +53,7 @@ pac_stamp (const struct pac *p, const char *xml, size_t len,
 
 enum pac_status
 pac_cancel (const struct pac *p, const struct cancel_request *req,
-            const struct csd *issuer, struct cancel_ack *ack,
-            struct ferr *err)
+            const struct csd *issuer, struct cancel_ack *ack, struct ferr *err)
 {
   memset (ack, 0, sizeof *ack);
   if (!cancel_request_check (req, err))

@@ -39,13 +39,13 @@ enum pac_status
  * are malloc'd and freed by pac_stamp_clear. */
 struct pac_stamp
 {
-  char *xml;                  /* the stamped CFDI, UTF-8 */
+  char *xml; /* the stamped CFDI, UTF-8 */
   size_t xml_len;
-  char uuid[40];              /* TimbreFiscalDigital/@UUID, upper case */
-  char fecha_timbrado[20];    /* YYYY-MM-DDTHH:MM:SS, Mexico City time */
+  char uuid[40];               /* TimbreFiscalDigital/@UUID, upper case */
+  char fecha_timbrado[20];     /* YYYY-MM-DDTHH:MM:SS, Mexico City time */
   char no_certificado_sat[24]; /* NoCertificadoSAT */
-  char rfc_prov_certif[16];   /* RfcProvCertif (the PAC's RFC) */
-  char *sello_sat;            /* SelloSAT, base64 */
+  char rfc_prov_certif[16];    /* RfcProvCertif (the PAC's RFC) */
+  char *sello_sat;             /* SelloSAT, base64 */
 };
 
 /* Frees what a stamp holds and zeroes it; NULL is a no-op. */
@@ -55,13 +55,13 @@ void pac_stamp_clear (struct pac_stamp *s);
  * Borrowed during pac_by_name only: providers copy what they keep. */
 struct pac_config
 {
-  const char *url;      /* endpoint of a remote PAC */
-  const char *user;     /* account name */
-  const char *secret;   /* password or API token (never logged) */
-  long timeout_ms;      /* per HTTP request; 0 = provider default */
-  const char *datadir;  /* sandbox: where sandbox/ lives; NULL = the
-                           FACTURO_DATA environment variable, else the
-                           compiled-in FACTURO_DATADIR */
+  const char *url;     /* endpoint of a remote PAC */
+  const char *user;    /* account name */
+  const char *secret;  /* password or API token (never logged) */
+  long timeout_ms;     /* per HTTP request; 0 = provider default */
+  const char *datadir; /* sandbox: where sandbox/ lives; NULL = the
+                          FACTURO_DATA environment variable, else the
+                          compiled-in FACTURO_DATADIR */
 };
 
 /* A provider.  `cls` is the provider's own state. */
@@ -81,8 +81,8 @@ struct pac
    * that must sign the request themselves (may be NULL for those that do
    * not).  On PAC_OK fills *ack (cancel_ack_clear it). */
   enum pac_status (*cancel) (void *cls, const struct cancel_request *req,
-                             const struct csd *issuer,
-                             struct cancel_ack *ack, struct ferr *err);
+                             const struct csd *issuer, struct cancel_ack *ack,
+                             struct ferr *err);
 
   /* Releases cls (wiping secrets). */
   void (*destroy) (void *cls);

@@ -36,7 +36,7 @@
 #define SANDBOX_RFC "FSB200101AA9"
 #define SANDBOX_PASSWORD "12345678a" /* test-only key, see data/sandbox */
 #define SANDBOX_LEYENDA                                                       \
-  "Timbre de prueba del sandbox de facturo - este CFDI NO tiene validez "    \
+  "Timbre de prueba del sandbox de facturo - este CFDI NO tiene validez "     \
   "fiscal"
 #define SANDBOX_MAX_XML (64u << 20) /* bytes of one CFDI accepted */
 
@@ -44,7 +44,7 @@
 #define LOC_CFDI                                                              \
   CFDI_NS_CFDI40 " http://www.sat.gob.mx/sitio_internet/cfd/4/cfdv40.xsd"
 #define LOC_TFD                                                               \
-  CFDI_NS_TFD11 " http://www.sat.gob.mx/sitio_internet/cfd/"                \
+  CFDI_NS_TFD11 " http://www.sat.gob.mx/sitio_internet/cfd/"                  \
                 "TimbreFiscalDigital/TimbreFiscalDigitalv11.xsd"
 
 /* Mexico City has been UTC-06:00 all year since 2022-10-30 (DST
@@ -94,8 +94,8 @@ new_uuid (char out[37])
   snprintf (out, 37,
             "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-"
             "%02X%02X%02X%02X%02X%02X",
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-            b[10], b[11], b[12], b[13], b[14], b[15]);
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+            b[11], b[12], b[13], b[14], b[15]);
 }
 
 static bool
@@ -208,8 +208,7 @@ check_seal (xmlNodePtr root, const char *sello, struct ferr *err)
     {
       wrap_err (err, "pac_cert_not_valid_at_fecha", "Fecha",
                 "the certificate was not valid at Fecha %.19s",
-                "el certificado no era vigente en la Fecha %.19s", fecha,
-                &e2);
+                "el certificado no era vigente en la Fecha %.19s", fecha, &e2);
       goto out;
     }
   if (!cfdi_cadena (root, &cad, &e2))
@@ -295,7 +294,8 @@ sandbox_stamp (void *cls, const char *xml, size_t len, struct pac_stamp *out,
   xmlNodePtr root = doc ? xmlDocGetRootElement (doc) : NULL;
   if (root == NULL)
     {
-      ferr_set (err, "pac_xml_invalid", "xml", "the CFDI is not well-formed XML",
+      ferr_set (err, "pac_xml_invalid", "xml",
+                "the CFDI is not well-formed XML",
                 "el CFDI no es XML bien formado");
       goto out;
     }
@@ -338,8 +338,8 @@ sandbox_stamp (void *cls, const char *xml, size_t len, struct pac_stamp *out,
       else
         xmlAddChild (root, comp);
     }
-  xmlNodePtr tfd = xmlNewDocNode (doc, NULL,
-                                  (const xmlChar *)"TimbreFiscalDigital", NULL);
+  xmlNodePtr tfd = xmlNewDocNode (
+      doc, NULL, (const xmlChar *)"TimbreFiscalDigital", NULL);
   xmlAddChild (comp, tfd);
   xmlSetNs (tfd, xmlNewNs (tfd, (const xmlChar *)CFDI_NS_TFD11,
                            (const xmlChar *)"tfd"));
@@ -406,11 +406,20 @@ xml_escape (struct buf *b, const char *s)
   for (; *s; s++)
     switch (*s)
       {
-      case '&': buf_puts (b, "&amp;"); break;
-      case '<': buf_puts (b, "&lt;"); break;
-      case '>': buf_puts (b, "&gt;"); break;
-      case '"': buf_puts (b, "&quot;"); break;
-      default: buf_putc (b, *s);
+      case '&':
+        buf_puts (b, "&amp;");
+        break;
+      case '<':
+        buf_puts (b, "&lt;");
+        break;
+      case '>':
+        buf_puts (b, "&gt;");
+        break;
+      case '"':
+        buf_puts (b, "&quot;");
+        break;
+      default:
+        buf_putc (b, *s);
       }
 }
 
@@ -482,7 +491,8 @@ pac_sandbox_new (const struct pac_config *cfg, struct ferr *err)
       return NULL;
     }
   xmlInitParser ();
-  const char *dir = cfg && cfg->datadir ? cfg->datadir : getenv ("FACTURO_DATA");
+  const char *dir
+      = cfg && cfg->datadir ? cfg->datadir : getenv ("FACTURO_DATA");
   if (dir == NULL || dir[0] == '\0')
     dir = FACTURO_DATADIR;
   struct buf cer = BUF_INIT, key = BUF_INIT;

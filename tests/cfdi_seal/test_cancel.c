@@ -74,8 +74,8 @@ test_table (void **state)
       const struct row *r = &rows[i];
       struct cancel_request q;
       struct ferr e = { 0 };
-      bool ok = cancel_request_init (&q, r->uuid, r->reason, r->substitute,
-                                     &e);
+      bool ok
+          = cancel_request_init (&q, r->uuid, r->reason, r->substitute, &e);
       if (r->code == NULL)
         {
           if (!ok)
@@ -99,9 +99,8 @@ test_normalised (void **state)
 {
   struct cancel_request q;
   struct ferr e;
-  assert_true (cancel_request_init (&q, U1, "1",
-                                    "c2832671-da6d-11ef-a83d-00155d012007",
-                                    &e));
+  assert_true (cancel_request_init (
+      &q, U1, "1", "c2832671-da6d-11ef-a83d-00155d012007", &e));
   assert_string_equal (q.uuid, U1UP);
   assert_string_equal (q.substitute_uuid, U2);
   assert_int_equal (q.reason, CANCEL_REASON_01);

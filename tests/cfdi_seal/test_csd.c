@@ -62,7 +62,8 @@ sample_attr (const char *rel, const char *name)
   path (p, sizeof p, rel);
   xmlDocPtr d = xmlReadFile (p, NULL, XML_PARSE_NONET);
   assert_non_null (d);
-  xmlChar *v = xmlGetNoNsProp (xmlDocGetRootElement (d), (const xmlChar *)name);
+  xmlChar *v
+      = xmlGetNoNsProp (xmlDocGetRootElement (d), (const xmlChar *)name);
   assert_non_null (v);
   char *s = strdup ((const char *)v);
   xmlFree (v);
@@ -86,9 +87,9 @@ static void
 test_load_eku (void **state)
 {
   struct ferr e = { 0 };
-  struct csd *c = load_pair ("csd/EKU9003173C9/EKU9003173C9.cer",
-                             "csd/EKU9003173C9/EKU9003173C9.key", PASS,
-                             time (NULL), &e);
+  struct csd *c
+      = load_pair ("csd/EKU9003173C9/EKU9003173C9.cer",
+                   "csd/EKU9003173C9/EKU9003173C9.key", PASS, time (NULL), &e);
   assert_non_null (c);
   assert_string_equal (csd_no_certificado (c), "30001000000500003416");
   assert_string_equal (csd_rfc (c), "EKU9003173C9");
@@ -129,9 +130,9 @@ static void
 test_sign_matches_sample (void **state)
 {
   struct ferr e = { 0 };
-  struct csd *c = load_pair ("csd/EKU9003173C9/EKU9003173C9.cer",
-                             "csd/EKU9003173C9/EKU9003173C9.key", PASS,
-                             time (NULL), &e);
+  struct csd *c
+      = load_pair ("csd/EKU9003173C9/EKU9003173C9.cer",
+                   "csd/EKU9003173C9/EKU9003173C9.key", PASS, time (NULL), &e);
   assert_non_null (c);
   char p[600];
   path (p, sizeof p, "samples/ingreso-usd-discounts-sealed.cadena.txt");
@@ -233,8 +234,8 @@ test_key_of_other_cert (void **state)
 /* Makes a self-signed certificate + encrypted PKCS#8 DER key with openssl.
  * alg: "rsa" or "ec"; subj: the -subj string; ku: keyUsage value. */
 static void
-make_cert (const char *name, const char *alg, const char *subj,
-           const char *ku, const char *eku)
+make_cert (const char *name, const char *alg, const char *subj, const char *ku,
+           const char *eku)
 {
   char cmd[2048];
   snprintf (cmd, sizeof cmd,
@@ -419,9 +420,9 @@ static void
 test_threads (void **state)
 {
   struct ferr e = { 0 };
-  struct csd *c = load_pair ("csd/EKU9003173C9/EKU9003173C9.cer",
-                             "csd/EKU9003173C9/EKU9003173C9.key", PASS,
-                             time (NULL), &e);
+  struct csd *c
+      = load_pair ("csd/EKU9003173C9/EKU9003173C9.cer",
+                   "csd/EKU9003173C9/EKU9003173C9.key", PASS, time (NULL), &e);
   assert_non_null (c);
   for (int t = 0; t < NTHREADS; t++)
     for (int i = 0; i < NSIGS; i++)
@@ -430,8 +431,8 @@ test_threads (void **state)
         int n = snprintf (msg, sizeof msg, "||4.0|thread %d|sig %d||", t, i);
         struct buf b = BUF_INIT;
         assert_true (csd_sign (c, msg, (size_t)n, &b, &e));
-        assert_true (csd_cert_verify (csd_cert (c), msg, (size_t)n, b.data,
-                                      &e));
+        assert_true (
+            csd_cert_verify (csd_cert (c), msg, (size_t)n, b.data, &e));
         snprintf (expected[t][i], sizeof expected[t][i], "%s", b.data);
         buf_free (&b);
       }

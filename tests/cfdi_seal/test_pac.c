@@ -138,8 +138,8 @@ stamp_and_check (const char *name)
     tfd = slurp (p);
   }
   xmlDocPtr d = xmlReadMemory (in.data, (int)in.len, NULL, NULL, 0);
-  xmlChar *sello = xmlGetNoNsProp (xmlDocGetRootElement (d),
-                                   (const xmlChar *)"Sello");
+  xmlChar *sello
+      = xmlGetNoNsProp (xmlDocGetRootElement (d), (const xmlChar *)"Sello");
   struct buf want = BUF_INIT;
   buf_printf (&want, "||1.1|%s|%s|FSB200101AA9|", s.uuid, s.fecha_timbrado);
   assert_memory_equal (tfd.data, want.data, want.len);
@@ -298,7 +298,8 @@ test_threads (void **state)
     }
   for (int a = 0; a < NTHREADS * 4; a++)
     for (int b = a + 1; b < NTHREADS * 4; b++)
-      assert_string_not_equal (jobs[a / 4].uuid[a % 4], jobs[b / 4].uuid[b % 4]);
+      assert_string_not_equal (jobs[a / 4].uuid[a % 4],
+                               jobs[b / 4].uuid[b % 4]);
   buf_free (&in);
 }
 
@@ -308,10 +309,9 @@ test_cancel (void **state)
   struct cancel_request q;
   struct cancel_ack a;
   struct ferr e = { 0 };
-  assert_true (cancel_request_init (&q, "5b6c7d8e-1a2b-4c3d-8e9f-0a1b2c3d4e5f",
-                                    "01",
-                                    "C2832671-DA6D-11EF-A83D-00155D012007",
-                                    &e));
+  assert_true (
+      cancel_request_init (&q, "5b6c7d8e-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "01",
+                           "C2832671-DA6D-11EF-A83D-00155D012007", &e));
   snprintf (q.issuer_rfc, sizeof q.issuer_rfc, "EKU9003173C9");
   assert_int_equal (pac_cancel (sandbox, &q, NULL, &a, &e), PAC_OK);
   assert_string_equal (a.uuid, "5B6C7D8E-1A2B-4C3D-8E9F-0A1B2C3D4E5F");
@@ -372,12 +372,9 @@ main (void)
       return 1;
     }
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_stamp_ingreso),
-    cmocka_unit_test (test_stamp_pago),
-    cmocka_unit_test (test_fresh_uuid),
-    cmocka_unit_test (test_refusals),
-    cmocka_unit_test (test_threads),
-    cmocka_unit_test (test_cancel),
+    cmocka_unit_test (test_stamp_ingreso), cmocka_unit_test (test_stamp_pago),
+    cmocka_unit_test (test_fresh_uuid),    cmocka_unit_test (test_refusals),
+    cmocka_unit_test (test_threads),       cmocka_unit_test (test_cancel),
     cmocka_unit_test (test_registry),
   };
   int rc = cmocka_run_group_tests (tests, NULL, NULL);

@@ -36,8 +36,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   const uint8_t *key = cer + cer_len;
   size_t key_len = size - 2 - cer_len;
   /* a time inside the SAT test certificates' validity */
-  struct csd *s = csd_load (cer, cer_len, key, key_len, "12345678a",
-                            1800000000, &e);
+  struct csd *s
+      = csd_load (cer, cer_len, key, key_len, "12345678a", 1800000000, &e);
   if (s != NULL)
     {
       struct buf b = BUF_INIT;
