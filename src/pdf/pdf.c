@@ -834,14 +834,8 @@ concepts (struct doc *d)
     for (size_t i = 0; i < tl.n; i++)
       wrap (d->f, FS_S, tl.v[i], d->right - cx[3] - 4, &tw2);
 
-    size_t nl = dl.n;
-    if (ul.n > nl)
-      nl = ul.n;
-    if (cl.n > nl)
-      nl = cl.n;
-    if (nl == 0)
-      nl = 1;
-    float h = nl * LH + tw2.n * LH_S + 3;
+    size_t nl = ul.n > cl.n ? ul.n : cl.n, nd = dl.n ? dl.n : 1;
+    float h = fmaxf (nl * LH, nd * LH + tw2.n * LH_S) + 3;
     need (d, h);
     float y = d->y - 7;
     for (size_t i = 0; i < cl.n; i++)
@@ -854,7 +848,7 @@ concepts (struct doc *d)
     text_right (d, d->f, FS, cx[5] - 2, y, vu);
     text_right (d, d->f, FS, cx[6] - 2, y, ds);
     text_right (d, d->f, FS, cx[7] - 2, y, im);
-    float ty = y - nl * LH + 1;
+    float ty = y - nd * LH + 1;
     for (size_t i = 0; i < tw2.n; i++, ty -= LH_S)
       text (d, d->f, FS_S, cx[3] + 2, ty, tw2.v[i]);
     d->y -= h;
