@@ -28,15 +28,40 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
 # serial = the ASCII bytes of the 20 digits, as hex
-SERIAL=0x$(printf %s "$NO_CERT" | od -An -tx1 | tr -d ' \n')
+printf '%s\n' "$(printf %s "$NO_CERT" | od -An -tx1 | tr -d ' \n')" > "$W/serial"
+: > "$W/index.txt"
+# `openssl ca -selfsign` (not `req -x509`) so that the validity has fixed
+# dates: it starts well in the past, so that no verifier, whatever time
+# zone it reads FechaTimbrado in, sees a stamp made on the day the pair
+# was generated as earlier than the certificate.
+cat > "$W/ca.cnf" <<CNF
+[ca]
+default_ca = sandbox
+[sandbox]
+database = $W/index.txt
+serial = $W/serial
+new_certs_dir = $W
+default_md = sha256
+policy = policy
+unique_subject = no
+x509_extensions = ext
+[policy]
+commonName = supplied
+[ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = digitalSignature,nonRepudiation
+[req]
+distinguished_name = dn
+[dn]
+CNF
 
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/key.pem" 2>/dev/null
-openssl req -new -x509 -key "$W/key.pem" -days 36500 -sha256 \
-    -set_serial "$SERIAL" \
-    -subj "/CN=$NAME/name=$NAME/O=$NAME/x500UniqueIdentifier=$RFC/OU=SANDBOX - SIN VALIDEZ FISCAL" \
-    -addext "basicConstraints=critical,CA:FALSE" \
-    -addext "keyUsage=digitalSignature,nonRepudiation" \
-    -outform DER -out "$OUT/$NO_CERT.cer"
+openssl req -new -key "$W/key.pem" -config "$W/ca.cnf" -out "$W/req.pem" \
+    -subj "/CN=$NAME/name=$NAME/O=$NAME/x500UniqueIdentifier=$RFC/OU=SANDBOX - SIN VALIDEZ FISCAL"
+openssl ca -batch -config "$W/ca.cnf" -selfsign -keyfile "$W/key.pem" \
+    -in "$W/req.pem" -startdate 20200101000000Z -enddate 21191231235959Z \
+    -preserveDN -notext -out "$W/cert.pem" 2>/dev/null
+openssl x509 -in "$W/cert.pem" -outform DER -out "$OUT/$NO_CERT.cer"
 openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$W/key.pem" -passout "pass:$PASS" \
     -outform DER -out "$OUT/$NO_CERT.key"
 echo "$OUT/$NO_CERT.cer"
