@@ -365,68 +365,115 @@ struct walk
   int depth;
 };
 
+/* Short-string equality, inlined: names here are a few bytes long and
+ * usually differ in the first one, where a libc call costs more than the
+ * comparison. */
 static inline bool
-ns_is (const xmlNode *n, const char *href)
+streq (const xmlChar *a, const char *b)
 {
-  return n->ns != NULL && n->ns->href != NULL
-         && strcmp ((const char *) n->ns->href, href) == 0;
+  while (*a == (xmlChar) *b)
+    {
+      if (*a == '\0')
+        return true;
+      a++, b++;
+    }
+  return false;
+}
+
+/* Namespace test; `same` is a namespace already known to be `href` (the
+ * context element's), which spares the string comparison in the usual
+ * case where parent and child share one declaration. */
+static inline bool
+ns_is (const xmlNode *n, const xmlNs *same, const char *href)
+{
+  return n->ns != NULL
+         && (n->ns == same
+             || (n->ns->href != NULL && streq (n->ns->href, href)));
 }
 
 static inline bool
-elem_is (const xmlNode *n, const char *href, const char *name)
+elem_is (const xmlNode *n, const xmlNs *same, const char *href,
+         const char *name)
 {
-  return n->type == XML_ELEMENT_NODE
-         && strcmp ((const char *) n->name, name) == 0 && ns_is (n, href);
+  return n->type == XML_ELEMENT_NODE && streq (n->name, name)
+         && ns_is (n, same, href);
 }
 
-static bool
-is_blank (unsigned char c)
+/* XML white space, what normalize-space() strips and collapses. */
+static const unsigned char blank[256]
+    = { [0x20] = 1, [0x09] = 1, [0x0a] = 1, [0x0d] = 1 };
+
+/* Makes room for n more bytes plus the NUL in b (see util/buf.h: data is
+ * NUL-terminated, len excludes the NUL). */
+static inline void
+reserve (struct buf *b, size_t n)
 {
-  return c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d;
+  if (b->len + n + 1 > b->cap)
+    {
+      size_t cap = b->cap ? b->cap * 2 : 512;
+      while (cap < b->len + n + 1)
+        cap *= 2;
+      b->data = xrealloc (b->data, cap);
+      b->cap = cap;
+    }
 }
 
-/* Appends normalize-space(s). */
+/* Appends "|" + normalize-space(s).  Leaves data unterminated: the caller
+ * (cfdi_cadena) terminates once at the end.  One pass, no strlen: room is
+ * checked per byte written. */
 static void
-put_normalized (struct buf *out, const unsigned char *s)
+put_field (struct buf *out, const xmlChar *s)
 {
-  const unsigned char *p = s;
-  bool clean = !is_blank (*p);
-  size_t n = 0;
-
-  for (; p[n] != '\0'; n++)
-    if (is_blank (p[n])
-        && (p[n] != ' ' || p[n + 1] == '\0' || is_blank (p[n + 1])))
-      clean = false;
-  if (clean)
+  reserve (out, 64);
+  char *o = out->data + out->len;
+  char *end = out->data + out->cap - 1;
+  *o++ = '|';
+  while (blank[*s])
+    s++;
+  bool space = false;
+  for (; *s != '\0'; s++)
     {
-      buf_append (out, s, n);
-      return;
+      if (blank[*s])
+        {
+          space = true;
+          continue;
+        }
+      if (o + 2 > end)
+        {
+          out->len = (size_t) (o - out->data);
+          reserve (out, 64 + strlen ((const char *) s));
+          o = out->data + out->len;
+          end = out->data + out->cap - 1;
+        }
+      if (space)
+        *o++ = ' ';
+      space = false;
+      *o++ = (char) *s;
     }
-  /* Words separated by single spaces. */
-  bool first = true;
-  while (*p != '\0')
-    {
-      while (is_blank (*p))
-        p++;
-      if (*p == '\0')
-        break;
-      const unsigned char *w = p;
-      while (*p != '\0' && !is_blank (*p))
-        p++;
-      if (!first)
-        buf_putc (out, ' ');
-      buf_append (out, w, (size_t) (p - w));
-      first = false;
-    }
+  out->len = (size_t) (o - out->data);
 }
 
-/* The attribute ./@name (no namespace), or NULL. */
-static const xmlAttr *
-find_attr (const xmlNode *n, const char *name)
+static inline void
+put_bytes (struct buf *out, const char *s, size_t n)
 {
-  for (const xmlAttr *a = n->properties; a != NULL; a = a->next)
-    if (a->ns == NULL && strcmp ((const char *) a->name, name) == 0)
-      return a;
+  reserve (out, n);
+  memcpy (out->data + out->len, s, n);
+  out->len += n;
+}
+
+/* The attribute ./@name (no namespace), or NULL.  The search starts after
+ * the attribute found last (*hint): documents almost always list
+ * attributes in the order SAT's templates read them. */
+static inline const xmlAttr *
+find_attr (const xmlNode *n, const char *name, const xmlAttr **hint)
+{
+  const xmlAttr *start = *hint != NULL ? (*hint)->next : NULL;
+  for (const xmlAttr *a = start; a != NULL; a = a->next)
+    if (a->ns == NULL && streq (a->name, name))
+      return *hint = a;
+  for (const xmlAttr *a = n->properties; a != start; a = a->next)
+    if (a->ns == NULL && streq (a->name, name))
+      return *hint = a;
   return NULL;
 }
 
@@ -435,17 +482,16 @@ put_attr_value (struct buf *out, const xmlAttr *a)
 {
   const xmlNode *c = a->children;
   if (c == NULL)
-    return;
-  if (c->next == NULL && c->type == XML_TEXT_NODE)
+    put_field (out, BAD_CAST "");
+  else if (c->next == NULL && c->type == XML_TEXT_NODE)
+    put_field (out, c->content);
+  else
     {
-      put_normalized (out, c->content);
-      return;
+      /* Split value (entity references): flatten as XPath string() does. */
+      xmlChar *v = xmlNodeListGetString (a->doc, a->children, 1);
+      put_field (out, v != NULL ? v : BAD_CAST "");
+      xmlFree (v);
     }
-  /* Split value (entity references): flatten as XPath string() does. */
-  xmlChar *v = xmlNodeListGetString (a->doc, a->children, 1);
-  if (v != NULL)
-    put_normalized (out, v);
-  xmlFree (v);
 }
 
 static bool run (struct walk *w, const xmlNode *ctx, const struct step *s);
@@ -491,7 +537,8 @@ builtin (struct walk *w, const xmlNode *n)
       case XML_TEXT_NODE:
       case XML_CDATA_SECTION_NODE:
         if (c->content != NULL)
-          buf_puts (w->out, (const char *) c->content);
+          put_bytes (w->out, (const char *) c->content,
+                     strlen ((const char *) c->content));
         break;
       case XML_ENTITY_REF_NODE:
         return ferr_set (w->err, "cfdi_unsupported_xml", "",
@@ -512,31 +559,31 @@ dispatch (struct walk *w, const xmlNode *n)
     {
       const char *href = (const char *) n->ns->href;
       for (size_t i = 0; i < sizeof all_templates / sizeof *all_templates; i++)
-        if (strcmp ((const char *) n->name, all_templates[i]->name) == 0
-            && strcmp (href, all_templates[i]->ns) == 0)
+        if (streq (n->name, all_templates[i]->name)
+            && streq (BAD_CAST href, all_templates[i]->ns))
           return apply (w, n, all_templates[i]);
       for (size_t i = 0; i < sizeof unsupported_ns / sizeof *unsupported_ns;
            i++)
-        if (strcmp (href, unsupported_ns[i]) == 0)
+        if (streq (BAD_CAST href, unsupported_ns[i]))
           return refuse (w, n);
     }
   return builtin (w, n);
 }
 
 static bool
-each_path (struct walk *w, const xmlNode *ctx, const char *ns,
-           const char *const *path, const struct step *body)
+each_path (struct walk *w, const xmlNode *ctx, const xmlNs *same,
+           const char *ns, const char *const *path, const struct step *body)
 {
   for (const xmlNode *c = ctx->children; c != NULL; c = c->next)
     {
-      if (!elem_is (c, ns, path[0]))
+      if (!elem_is (c, same, ns, path[0]))
         continue;
       if (path[1] == NULL)
         {
           if (!run (w, c, body))
             return false;
         }
-      else if (!each_path (w, c, ns, path + 1, body))
+      else if (!each_path (w, c, same, ns, path + 1, body))
         return false;
     }
   return true;
@@ -547,30 +594,32 @@ each_path (struct walk *w, const xmlNode *ctx, const char *ns,
 static bool
 run (struct walk *w, const xmlNode *ctx, const struct step *s)
 {
+  const xmlNs *same = ctx->ns;
   const char *ns = (const char *) ctx->ns->href;
+  const xmlAttr *hint = NULL;
   for (; s->op != OP_END; s++)
     switch (s->op)
       {
       case OP_REQ:
       case OP_OPT:
         {
-          const xmlAttr *a = find_attr (ctx, s->a);
-          if (a != NULL || s->op == OP_REQ)
-            buf_putc (w->out, '|');
+          const xmlAttr *a = find_attr (ctx, s->a, &hint);
           if (a != NULL)
             put_attr_value (w->out, a);
+          else if (s->op == OP_REQ)
+            put_bytes (w->out, "|", 1);
           break;
         }
       case OP_EACH:
         {
           const char *path[4] = { s->a, s->b, s->c, NULL };
-          if (!each_path (w, ctx, ns, path, s->body))
+          if (!each_path (w, ctx, same, ns, path, s->body))
             return false;
           break;
         }
       case OP_APPLY:
         for (const xmlNode *c = ctx->children; c != NULL; c = c->next)
-          if (elem_is (c, ns, s->a) && !apply (w, c, s->t))
+          if (elem_is (c, same, ns, s->a) && !apply (w, c, s->t))
             return false;
         break;
       case OP_APPLY_DESC:
@@ -579,7 +628,7 @@ run (struct walk *w, const xmlNode *ctx, const struct step *s)
           const xmlNode *c = ctx->children;
           while (c != NULL)
             {
-              if (elem_is (c, ns, s->a) && !apply (w, c, s->t))
+              if (elem_is (c, same, ns, s->a) && !apply (w, c, s->t))
                 return false;
               if (c->type == XML_ELEMENT_NODE && c->children != NULL)
                 c = c->children;
@@ -602,16 +651,21 @@ run (struct walk *w, const xmlNode *ctx, const struct step *s)
           {
             if (c->type != XML_ELEMENT_NODE)
               continue;
-            if (elem_is (c, CFDI_NS_PAGOS20, "Pagos")
-                || elem_is (c, CFDI_NS_IMPLOCAL, "ImpuestosLocales")
-                || elem_is (c, CFDI_NS_LEYENDAS, "LeyendasFiscales")
-                || elem_is (c, CFDI_NS_TFD11, "TimbreFiscalDigital"))
-              {
-                if (!dispatch (w, c))
-                  return false;
-              }
+            /* The four complements allowed here, each straight to its
+             * template (the TFD to XSLT's built-in rule). */
+            bool ok;
+            if (elem_is (c, NULL, CFDI_NS_TFD11, "TimbreFiscalDigital"))
+              ok = builtin (w, c);
+            else if (elem_is (c, NULL, CFDI_NS_PAGOS20, "Pagos"))
+              ok = apply (w, c, &t_p_pagos);
+            else if (elem_is (c, NULL, CFDI_NS_IMPLOCAL, "ImpuestosLocales"))
+              ok = apply (w, c, &t_implocal);
+            else if (elem_is (c, NULL, CFDI_NS_LEYENDAS, "LeyendasFiscales"))
+              ok = apply (w, c, &t_leyendas);
             else
-              return refuse (w, c);
+              ok = refuse (w, c);
+            if (!ok)
+              return false;
           }
         break;
       case OP_REFUSE_ANY:
@@ -629,29 +683,32 @@ bool
 cfdi_cadena (xmlNodePtr comprobante, struct buf *out, struct ferr *err)
 {
   if (comprobante == NULL
-      || !elem_is (comprobante, CFDI_NS_CFDI40, "Comprobante"))
+      || !elem_is (comprobante, NULL, CFDI_NS_CFDI40, "Comprobante"))
     return ferr_set (err, "cfdi_not_comprobante", "",
                      "not a CFDI 4.0 cfdi:Comprobante element",
                      "no es un elemento cfdi:Comprobante de CFDI 4.0");
   struct walk w = { out, err, 0 };
-  buf_putc (out, '|');
-  if (!apply (&w, comprobante, &t_comprobante))
-    return false;
-  buf_append (out, "||", 2);
-  return true;
+  put_bytes (out, "|", 1);
+  bool ok = apply (&w, comprobante, &t_comprobante);
+  if (ok)
+    put_bytes (out, "||", 2);
+  out->data[out->len] = '\0';
+  return ok;
 }
 
 bool
 cfdi_tfd_cadena (xmlNodePtr tfd, struct buf *out, struct ferr *err)
 {
-  if (tfd == NULL || !elem_is (tfd, CFDI_NS_TFD11, "TimbreFiscalDigital"))
+  if (tfd == NULL
+      || !elem_is (tfd, NULL, CFDI_NS_TFD11, "TimbreFiscalDigital"))
     return ferr_set (err, "cfdi_not_tfd", "",
                      "not a tfd:TimbreFiscalDigital element",
                      "no es un elemento tfd:TimbreFiscalDigital");
   struct walk w = { out, err, 0 };
-  buf_putc (out, '|');
-  if (!run (&w, tfd, s_tfd))
-    return false;
-  buf_append (out, "||", 2);
-  return true;
+  put_bytes (out, "|", 1);
+  bool ok = run (&w, tfd, s_tfd);
+  if (ok)
+    put_bytes (out, "||", 2);
+  out->data[out->len] = '\0';
+  return ok;
 }
