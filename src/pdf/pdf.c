@@ -57,7 +57,7 @@
 #define LH 9.2f    /* body line height */
 #define FS_S 6.5f  /* small text: tax lines, labels */
 #define LH_S 7.8f
-#define FS_M 5.8f  /* seals, mono */
+#define FS_M 5.8f  /* seals */
 #define LH_M 7.0f
 
 /* ------------------------------------------------------------------ */
@@ -71,7 +71,7 @@ struct doc
   HPDF_Doc pdf;
   HPDF_STATUS hpdf_error;   /* first libharu error, 0 = none */
   HPDF_STATUS hpdf_detail;
-  HPDF_Font f, fb, fm;      /* regular, bold, mono */
+  HPDF_Font f, fb;          /* regular, bold */
   HPDF_Image logo;
   float pw, ph;             /* page size */
   float left, right, bottom;
@@ -1113,11 +1113,11 @@ long_block (struct doc *d, const char *label, const char *value)
   need (d, LH + LH_M * 2);
   text (d, d->fb, FS_S, d->left, d->y - 7, label);
   d->y -= LH_S + 1;
-  wrap (d->fm, FS_M, value, content_w (d), &l);
+  wrap (d->f, FS_M, value, content_w (d), &l);
   for (size_t i = 0; i < l.n; i++)
     {
       need (d, LH_M);
-      text (d, d->fm, FS_M, d->left, d->y - 6, l.v[i]);
+      text (d, d->f, FS_M, d->left, d->y - 6, l.v[i]);
       d->y -= LH_M;
     }
   d->y -= 3;
@@ -1409,14 +1409,13 @@ parse (const char *xml, size_t len, struct ferr *err)
 }
 
 static bool
-font_paths (const struct pdf_options *opt, char paths[3][4200], struct ferr *err)
+font_paths (const struct pdf_options *opt, char paths[2][4200], struct ferr *err)
 {
-  static const char *const names[3]
-      = { "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf" };
+  static const char *const names[2] = { "DejaVuSans.ttf", "DejaVuSans-Bold.ttf" };
   const char *dir = opt && opt->font_dir ? opt->font_dir : getenv ("FACTURO_FONTDIR");
   if (dir == NULL || *dir == '\0')
     dir = DEFAULT_FONT_DIR;
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 2; i++)
     {
       snprintf (paths[i], 4200, "%s/%s", dir, names[i]);
       FILE *f = fopen (paths[i], "rb");
@@ -1445,7 +1444,7 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
                  struct buf *out, struct ferr *err)
 {
   struct doc d;
-  char fonts[3][4200];
+  char fonts[2][4200];
   xmlDocPtr doc = NULL;
   bool ok = false;
 
@@ -1511,10 +1510,10 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
     abort ();
   HPDF_SetCompressionMode (d.pdf, HPDF_COMP_ALL);
   HPDF_UseUTFEncodings (d.pdf);
-  const char *fn[3];
-  for (int i = 0; i < 3; i++)
+  const char *fn[2];
+  for (int i = 0; i < 2; i++)
     fn[i] = HPDF_LoadTTFontFromFile (d.pdf, fonts[i], HPDF_TRUE);
-  if (!fn[0] || !fn[1] || !fn[2])
+  if (!fn[0] || !fn[1])
     {
       ferr_set (err, "pdf_font", "", "cannot load the DejaVu fonts (libharu error 0x%04X)",
                 "no se pudieron cargar las fuentes DejaVu (error de libharu 0x%04X)",
@@ -1523,8 +1522,7 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
     }
   d.f = HPDF_GetFont (d.pdf, fn[0], "UTF-8");
   d.fb = HPDF_GetFont (d.pdf, fn[1], "UTF-8");
-  d.fm = HPDF_GetFont (d.pdf, fn[2], "UTF-8");
-  if (!d.f || !d.fb || !d.fm)
+  if (!d.f || !d.fb)
     {
       ferr_set (err, "pdf_font", "", "libharu cannot use the fonts with UTF-8",
                 "libharu no puede usar las fuentes con UTF-8");

@@ -42,9 +42,9 @@ struct pdf_options
   enum pdf_paper paper;
   const unsigned char *logo; /* PNG or JPEG bytes, borrowed; NULL = none */
   size_t logo_len;
-  const char *font_dir;      /* holds DejaVuSans.ttf, DejaVuSans-Bold.ttf,
-                                DejaVuSansMono.ttf; NULL = $FACTURO_FONTDIR,
-                                else /usr/share/fonts/truetype/dejavu */
+  const char *font_dir;      /* holds DejaVuSans.ttf and DejaVuSans-Bold.ttf;
+                                NULL = $FACTURO_FONTDIR, else
+                                /usr/share/fonts/truetype/dejavu */
   const char *data_dir;      /* where sandbox/ lives (certificates of the
                                 sandbox PAC); NULL = $FACTURO_DATA, else the
                                 compiled-in FACTURO_DATADIR */
