@@ -431,6 +431,7 @@ struct q
   struct run *r;
   const struct backend *bk;
   struct bstmt *st;
+  bool started;   /* first step done (fault injection counts executions) */
 };
 
 static bool
@@ -439,6 +440,7 @@ q_open (struct q *q, struct run *r, int id, const char *sql_lite,
 {
   q->r = r;
   q->bk = r->s->bk;
+  q->started = false;
   const char *sql = (q->bk->dialect == STORE_PG && sql_pg) ? sql_pg : sql_lite;
   q->st = q->bk->prepare (r->f.c, id, sql);
   if (q->st == NULL)
@@ -472,7 +474,9 @@ static int
 qstep (struct q *q)
 {
   struct store *s = q->r->s;
-  if (__atomic_load_n (&s->fault_countdown, __ATOMIC_RELAXED) > 0)
+  bool first = !q->started;
+  q->started = true;
+  if (first && __atomic_load_n (&s->fault_countdown, __ATOMIC_RELAXED) > 0)
     {
       pthread_mutex_lock (&s->mu);
       int hit = s->fault_countdown > 0 && --s->fault_countdown == 0;
