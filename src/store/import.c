@@ -338,8 +338,10 @@ branch_id (struct import *im, struct store *s, const char *code)
       snprintf (b.code, sizeof b.code, "%s", code);
       snprintf (b.name, sizeof b.name, "%s", code);
       st = store_branch_insert (s, im->tenant_id, &b);
+      if (st == STORE_NONE) /* created meanwhile (PostgreSQL) */
+        st = store_branch_find_code (s, im->tenant_id, code, &b);
       if (st != STORE_ONE)
-        return st == STORE_SOFT ? -2 : -1;
+        return st == STORE_SOFT || st == STORE_NONE ? -2 : -1;
       id = b.id;
     }
   else
@@ -397,7 +399,7 @@ flush_ticket (struct import *im, struct store *s)
         im->skipped++;
       else
         {
-          char msg[300];
+          char msg[400];
           snprintf (msg, sizeof msg,
                     "branch %s already has a ticket with folio %s and "
                     "different content (%s)",

@@ -3,7 +3,10 @@
  * database and creates the named tenants through store.h, so the import
  * tests do not depend on the admin commands' flags.
  *
- *   import_setup_db URL SLUG...     exit 0 ok, 1 failure
+ *   import_setup_db URL SLUG... [--key SLUG]    exit 0 ok, 1 failure
+ *
+ * With --key, creates an API key for that tenant and prints it (only
+ * it) on stdout.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,8 +35,18 @@ main (int argc, char **argv)
       store_close (s);
       return 1;
     }
+  const char *key_for = NULL;
+  int64_t key_tenant = 0;
+  for (int i = 2; i + 1 < argc; i++)
+    if (strcmp (argv[i], "--key") == 0)
+      key_for = argv[i + 1];
   for (int i = 2; i < argc; i++)
     {
+      if (strcmp (argv[i], "--key") == 0 && i + 1 < argc)
+        {
+          i++;
+          continue;
+        }
       struct store_tenant t;
       store_tenant_init (&t);
       snprintf (t.slug, sizeof t.slug, "%s", argv[i]);
@@ -48,7 +61,22 @@ main (int argc, char **argv)
           store_close (s);
           return 1;
         }
+      if (key_for && strcmp (key_for, t.slug) == 0)
+        key_tenant = t.id;
       store_tenant_clear (&t);
+    }
+  if (key_for)
+    {
+      char key[STORE_APIKEY_LEN + 1];
+      if (key_tenant == 0
+          || store_apikey_create (s, key_tenant, "import test", key, NULL)
+                 != STORE_ONE)
+        {
+          fprintf (stderr, "apikey for %s failed\n", key_for);
+          store_close (s);
+          return 1;
+        }
+      printf ("%s\n", key);
     }
   store_close (s);
   return 0;
