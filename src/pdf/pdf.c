@@ -35,6 +35,8 @@
 #include <strings.h>
 
 #include <hpdf.h>
+#include <hpdf_doc.h>
+#include <hpdf_objects.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <png.h>
@@ -1428,6 +1430,44 @@ font_paths (const struct pdf_options *opt, char paths[2][4200], struct ferr *err
   return true;
 }
 
+/* libharu 2.3.0 writes the ToUnicode CMap of its UTF-8 fonts with
+ * "begincidrange", which is not allowed there: poppler warns and other
+ * readers may not map the text back to Unicode (copy, search).  Its codes
+ * are the UCS-2 values themselves (CIDToGIDMap does the glyph mapping),
+ * so a correct ToUnicode is the identity over the BMP, written here with
+ * bfrange and put in place of libharu's. */
+static void
+fix_to_unicode (HPDF_Doc pdf, HPDF_Font font)
+{
+  if (HPDF_Dict_GetItem (font, "ToUnicode", HPDF_OCLASS_DICT) == NULL)
+    return;
+  HPDF_Dict cmap = HPDF_DictStream_New (pdf->mmgr, pdf->xref);
+  if (cmap == NULL)
+    return;
+  cmap->filter = HPDF_STREAM_FILTER_FLATE_DECODE;
+  struct buf b = BUF_INIT;
+  buf_puts (&b, "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+                "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+                "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+                "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
+  int hi[256], n = 0;
+  for (int h = 0; h < 256; h++)
+    if (h < 0xD8 || h > 0xDF) /* no surrogates */
+      hi[n++] = h;
+  for (int i = 0; i < n; i += 100)
+    {
+      int k = n - i < 100 ? n - i : 100;
+      buf_printf (&b, "%d beginbfrange\n", k);
+      for (int j = i; j < i + k; j++)
+        buf_printf (&b, "<%02X00> <%02XFF> <%02X00>\n", hi[j], hi[j], hi[j]);
+      buf_puts (&b, "endbfrange\n");
+    }
+  buf_puts (&b, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+  HPDF_Stream_Write (cmap->stream, (const HPDF_BYTE *) b.data, (HPDF_UINT) b.len);
+  HPDF_Dict_Add (font, "ToUnicode", cmap);
+  buf_free (&b);
+}
+
 static void
 doc_free (struct doc *d)
 {
@@ -1528,6 +1568,8 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
                 "libharu no puede usar las fuentes con UTF-8");
       goto done;
     }
+  fix_to_unicode (d.pdf, d.f);
+  fix_to_unicode (d.pdf, d.fb);
   if (opt && opt->logo && opt->logo_len && !load_logo (&d, opt->logo, opt->logo_len, err))
     goto done;
 

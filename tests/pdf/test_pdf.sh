@@ -112,6 +112,10 @@ ok
 
 # --- fonts embedded, paper sizes ----------------------------------------
 f=$W/ingreso-real-production.pdf
+# the ToUnicode maps are valid (libharu's own are not; see docs/pdf.md)
+pdftotext "$f" /dev/null 2>"$W/pt.err"
+grep -q . "$W/pt.err" && fail "pdftotext complains: $(head -1 "$W/pt.err")"
+ok
 pdffonts "$f" 2>/dev/null | tail -n +3 > "$W/fonts"
 [ -s "$W/fonts" ] || fail "no fonts listed"
 grep -q DejaVuSans "$W/fonts" || fail "DejaVu not used"
