@@ -266,6 +266,13 @@ if expect_rc 2 "$bin" import tickets "$tmp/big-ticket.csv" --tenant shop4 --db "
   has "$tmp/err" "big-ticket.csv:1002: a ticket may have at most 1000 items [too_many_items]"
 fi
 
+# ---- bounds: file size, checked before reading (a sparse file) ----
+truncate -s 300M "$tmp/huge.csv"
+if expect_rc 2 "$bin" import tickets "$tmp/huge.csv" --tenant shop4 --db "$db"; then
+  has "$tmp/err" "more than the 268435456 allowed"
+fi
+rm -f "$tmp/huge.csv"
+
 # ---- usage ----
 expect_rc 0 "$bin" import --help && has "$tmp/out" "usage: facturo import tickets"
 expect_rc 2 "$bin" import tickets "$src/data/examples/tickets.csv" --db "$db" \
