@@ -1160,18 +1160,24 @@ render_one (const struct mail_tmpl *t, const char *name, const json_t *ctx,
 }
 
 static bool
-render_part (const struct mail_tmpl *t, const char *lang, const char *kind,
-             const char *part, const json_t *ctx, struct buf *out)
+render_part (const struct mail_tmpl *over, const struct mail_tmpl *t,
+             const char *lang, const char *kind, const char *part,
+             const json_t *ctx, struct buf *out)
 {
   char name[128];
+  const char *langs[2] = { safe_name (lang) ? lang : "es", "es" };
+  for (int l = 0; l < 2; l++)
+    {
+      snprintf (name, sizeof name, "%s/%s.%s", langs[l], kind, part);
+      buf_reset (out);
+      if (over != NULL && render_one (over, name, ctx, out))
+        return true;
+      buf_reset (out);
+      if (render_one (t, name, ctx, out))
+        return true;
+    }
   buf_reset (out);
-  snprintf (name, sizeof name, "%s/%s.%s", safe_name (lang) ? lang : "es",
-            kind, part);
-  if (render_one (t, name, ctx, out))
-    return true;
-  buf_reset (out);
-  snprintf (name, sizeof name, "es/%s.%s", kind, part);
-  return render_one (t, name, ctx, out);
+  return false;
 }
 
 bool
@@ -1179,13 +1185,23 @@ mail_tmpl_render (const struct mail_tmpl *t, const char *lang,
                   const char *kind, const json_t *ctx, struct buf *subject,
                   struct buf *text, struct buf *html)
 {
+  return mail_tmpl_render_over (NULL, t, lang, kind, ctx, subject, text,
+                                html);
+}
+
+bool
+mail_tmpl_render_over (const struct mail_tmpl *over,
+                       const struct mail_tmpl *t, const char *lang,
+                       const char *kind, const json_t *ctx,
+                       struct buf *subject, struct buf *text,
+                       struct buf *html)
+{
   if (t == NULL || !safe_name (kind))
     return false;
-  if (!render_part (t, lang, kind, "subject", ctx, subject)
-      || !render_part (t, lang, kind, "text", ctx, text))
+  if (!render_part (over, t, lang, kind, "subject", ctx, subject)
+      || !render_part (over, t, lang, kind, "text", ctx, text))
     return false;
-  if (!render_part (t, lang, kind, "html", ctx, html))
-    buf_reset (html);
+  render_part (over, t, lang, kind, "html", ctx, html);
   /* one line, trimmed, no control characters */
   struct buf s = BUF_INIT;
   bool space = false;
@@ -1203,12 +1219,15 @@ mail_tmpl_render (const struct mail_tmpl *t, const char *lang,
         }
     }
   buf_reset (subject);
-  if (s.len)
-    buf_append (subject, s.data, s.len);
-  else
-    buf_puts (subject, "");
+  buf_puts (subject, s.data ? s.data : "");
   buf_free (&s);
   return true;
+}
+
+struct mail_tmpl *
+mail_tmpl_new (void)
+{
+  return xcalloc (1, sizeof (struct mail_tmpl));
 }
 
 void

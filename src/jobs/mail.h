@@ -161,6 +161,17 @@ bool mail_tmpl_render (const struct mail_tmpl *t, const char *lang,
                        struct buf *subject, struct buf *text,
                        struct buf *html);
 
+/* Same, but each part is taken from `over` (a merchant's own templates,
+ * may be NULL) when it has it: over/lang, t/lang, over/es, t/es. */
+bool mail_tmpl_render_over (const struct mail_tmpl *over,
+                            const struct mail_tmpl *t, const char *lang,
+                            const char *kind, const json_t *ctx,
+                            struct buf *subject, struct buf *text,
+                            struct buf *html);
+
+/* An empty set, for mail_tmpl_set (a merchant's templates). */
+struct mail_tmpl *mail_tmpl_new (void);
+
 void mail_tmpl_free (struct mail_tmpl *t);
 
 #endif

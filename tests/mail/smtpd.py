@@ -8,11 +8,13 @@ The answer to DATA comes from --mode, or from the first word of the file
   ok   250 and store the message
   451  "451 4.3.0 Mailbox busy, try again later"
   550  "550 5.7.1 Recipient refused by policy"
+  slow 250 after 0.3 s (so a test can kill a client mid-transaction)
 --auth USER:PASS requires AUTH (PLAIN/LOGIN, allowed without TLS);
 --tls CERT KEY offers STARTTLS with that certificate.
 Writes "ready" to stdout when listening; stops on SIGTERM/SIGINT.
 """
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -46,6 +48,8 @@ class Handler:
             return '550 5.7.1 Recipient refused by policy'
         if mode == '451':
             return '451 4.3.0 Mailbox busy, try again later'
+        if mode == 'slow':
+            await asyncio.sleep(0.3)
         with self.lock:
             self.count += 1
             n = self.count
