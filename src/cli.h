@@ -15,6 +15,7 @@ int cmd_tenant (int argc, char **argv);     /* store/admin.c */
 int cmd_user (int argc, char **argv);       /* store/admin.c */
 int cmd_apikey (int argc, char **argv);     /* store/admin.c */
 int cmd_demo (int argc, char **argv);       /* store/admin.c */
+int cmd_branch (int argc, char **argv);     /* store/admin.c */
 int cmd_import (int argc, char **argv);     /* store/import.c */
 int cmd_cfdi (int argc, char **argv);       /* cfdi/cli.c */
 

@@ -16,6 +16,7 @@ static const struct
   { "migrate", cmd_migrate, "create or upgrade the database schema" },
   { "demo", cmd_demo, "create a demo merchant with sample tickets" },
   { "tenant", cmd_tenant, "create and configure merchants (tenants)" },
+  { "branch", cmd_branch, "add and list a merchant's branches (stores)" },
   { "user", cmd_user, "add staff users" },
   { "apikey", cmd_apikey, "create and revoke API keys" },
   { "import", cmd_import, "bulk-import tickets from a CSV file" },
