@@ -744,6 +744,53 @@ def two_processes(db, workdir, ka):
     s2.stop()
 
 
+def config_precedence(workdir):
+    """flags > environment > config file > defaults (docs/operations.md)."""
+    step("config precedence")
+    conf = os.path.join(workdir, "f.conf")
+    with open(conf, "w") as f:
+        f.write("# comment\n\nrate_limit = 5\nthreads = 3\n"
+                "listen = 127.0.0.2:9999\nlog_level = \"warn\"\n")
+    env = dict(os.environ, FACTURO_RATE_LIMIT="7", FACTURO_CONFIG=conf)
+    p = subprocess.run([BIN, "serve", "--threads", "9", "--print-config"],
+                       capture_output=True, text=True, env=env)
+    cfg = dict(l.split(" = ", 1) for l in p.stdout.splitlines() if " = " in l)
+    check(p.returncode == 0, "print-config rc %d" % p.returncode)
+    check(cfg.get("threads") == "9", "flag beats env/file: %r" % cfg.get("threads"))
+    check(cfg.get("rate_limit") == "7", "env beats file: %r" % cfg.get("rate_limit"))
+    check(cfg.get("listen") == "127.0.0.2:9999", "file beats default")
+    check(cfg.get("log_level") == "warn", "quoted value")
+    check(cfg.get("rate_burst") == "100", "default")
+    for bad_args, what in [(["--threads", "x"], "bad number"),
+                           (["--listen", "nope"], "bad listen"),
+                           (["--color", "red"], "unknown flag")]:
+        p = subprocess.run([BIN, "serve", "--print-config"] + bad_args,
+                           capture_output=True, text=True)
+        check(p.returncode == 2 and p.stderr.count("\n") == 1,
+              "%s -> exit %d, %r" % (what, p.returncode, p.stderr))
+    with open(conf, "a") as f:
+        f.write("bogus = 1\n")
+    p = subprocess.run([BIN, "serve", "--config", conf, "--print-config"],
+                       capture_output=True, text=True)
+    check(p.returncode == 2 and ":7:" in p.stderr, "bad file line named: %r"
+          % p.stderr)
+
+
+def secret_file(db, workdir):
+    step("secret file")
+    if not db.startswith("sqlite:"):
+        return
+    path = db[len("sqlite:"):] + ".secret"
+    check(os.path.exists(path) and (os.stat(path).st_mode & 0o777) == 0o600,
+          "secret created 0600 next to the database")
+    os.chmod(path, 0o644)
+    p = subprocess.run([BIN, "serve", "--db", db, "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=20)
+    check(p.returncode == 1 and "0600" in p.stderr,
+          "group-readable secret refused: %d %r" % (p.returncode, p.stderr))
+    os.chmod(path, 0o600)
+
+
 def main():
     if not os.path.exists(BIN):
         fatal("no binary at " + BIN)
@@ -755,6 +802,7 @@ def main():
             db, pgdrop = d
         else:
             db = d
+        config_precedence(workdir)
         step("cli")
         run("migrate", "--db", db)
         ka = tenant(db, "ta", "EKU9003173C9")
@@ -767,6 +815,7 @@ def main():
             rc = srv.stop()
             step("shutdown")
             check(rc == 0, "serve exit status %d" % rc)
+        secret_file(db, workdir)
         rate_limit(db, workdir, ka)
         sigterm_inflight(db, workdir, ka)
         if BACKEND == "sqlite":
