@@ -503,6 +503,11 @@ cfdi_verify_doc (xmlDocPtr doc, struct cfdi_report *rep)
                                    strlen (certificado), &e))
            == NULL)
     add_check (rep, CFDI_CHECK_FAIL, "certificado", e.code, "%s", e.message);
+  else if (cert->kind == CSD_KIND_FIEL)
+    add_check (rep, CFDI_CHECK_FAIL, "certificado", "cfdi_cert_fiel",
+               "certificate %s is an e.firma (FIEL), not a CSD: a CFDI is "
+               "sealed with a Certificado de Sello Digital",
+               cert->no_certificado);
   else if (no == NULL || strcmp (no, cert->no_certificado) != 0)
     add_check (rep, CFDI_CHECK_FAIL, "certificado", "cfdi_nocertificado",
                "NoCertificado \"%.40s\" is not the certificate's serial %s",

@@ -9,7 +9,8 @@
  *                CFDI 4.0 + TFD 1.1 + Pagos 2.0 + implocal + leyendasFisc),
  *                cfdi:Addenda excluded as PACs do
  *   cadena       cadena original recomputed natively (cfdi/cadena.h)
- *   certificado  the Certificado attribute is an X.509 certificate and
+ *   certificado  the Certificado attribute is an X.509 certificate, a CSD
+ *                (not an e.firma/FIEL, as cfdi/csd.h tells them apart), and
  *                NoCertificado equals its serial (SAT's 20-digit form)
  *   sello        Sello verifies (RSA-SHA256, base64) over the cadena with
  *                that certificate

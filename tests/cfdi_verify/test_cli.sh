@@ -4,7 +4,9 @@
 # SAT: each sample verifies (exit 0, every line "ok"); a copy with one
 # character changed in an amount, a name or the Sello fails (exit 1,
 # "FAIL sello"); `cadena` prints exactly <name>.cadena.txt and `cadena --tfd`
-# exactly <name>.tfd-cadena.txt; bad usage and non-XML exit 2.
+# exactly <name>.tfd-cadena.txt; bad usage and non-XML exit 2; a CFDI
+# built and stamped by facturo's sandbox PAC verifies with the "sandbox
+# stamp: no fiscal validity" note, and fails once its UUID is changed.
 set -u
 BIN=${FACTURO_BIN:?}
 S=${FACTURO_SHARED:?}/sat/samples
@@ -57,6 +59,36 @@ printf '<a' > "$T/broken.xml"
 "$BIN" cfdi verify "$T/broken.xml" 2>/dev/null; [ $? -eq 2 ] && ok || bad "broken XML: not exit 2"
 "$BIN" cfdi cadena "$T/broken.xml" 2>/dev/null; [ $? -eq 2 ] && ok || bad "cadena broken XML: not exit 2"
 "$BIN" cfdi verify - < "$S/pago20-sealed.xml" > /dev/null && ok || bad "stdin"
+
+# facturo's own sandbox stamps (the builder's examples, SAT's test CSD):
+# verify passes and says plainly that the stamp has no fiscal validity.
+EX=${FACTURO_SRC:-.}/tests/cfdi_build/examples
+D=${FACTURO_SHARED}/sat/csd/EKU9003173C9
+if [ -d "$EX" ] && "$BIN" cfdi build --help >/dev/null 2>&1; then
+  for j in "$EX"/*.json; do
+    name=$(basename "$j" .json)
+    if "$BIN" cfdi build --in "$j" --cer "$D/EKU9003173C9.cer" --key "$D/EKU9003173C9.key" \
+        --password-file "$D/password.txt" --stamp sandbox -o "$T/$name.xml" 2>"$T/err"; then
+      out=$("$BIN" cfdi verify "$T/$name.xml"); rc=$?
+      [ $rc -eq 0 ] && ok || bad "sandbox $name: verify exit $rc: $out"
+      echo "$out" | grep -q '^note sandbox stamp: no fiscal validity' && ok \
+        || bad "sandbox $name: no sandbox note: $out"
+      # the stamp's own seal: one character of the UUID changed
+      sed 's/\(TimbreFiscalDigital[^>]* UUID="...\)[^0]/\10/' "$T/$name.xml" > "$T/u.xml"
+      cmp -s "$T/$name.xml" "$T/u.xml" \
+        && sed 's/\(TimbreFiscalDigital[^>]* UUID="...\)0/\11/' "$T/$name.xml" > "$T/u.xml"
+      if cmp -s "$T/$name.xml" "$T/u.xml"; then
+        bad "sandbox $name: UUID edit did not apply"
+      else
+        out=$("$BIN" cfdi verify "$T/u.xml"); rc=$?
+        [ $rc -eq 1 ] && echo "$out" | grep -q '^FAIL sellosat: ' && ok \
+          || bad "sandbox $name: changed UUID not caught: $out"
+      fi
+    else
+      echo "note: cfdi build $name failed: $(cat "$T/err")"
+    fi
+  done
+fi
 
 echo "$passed passed, $fails failed"
 [ $fails -eq 0 ]

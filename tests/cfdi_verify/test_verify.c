@@ -440,6 +440,44 @@ test_certificate_rules (void **state)
   xmlSetProp (root, BAD_CAST "Certificado", BAD_CAST xia.cert_b64);
   assert_false (verify_doc_bytes (doc, &r));
   expect (&r, "sello", CFDI_CHECK_FAIL, "other Certificado");
+  /* an e.firma (FIEL: no OU in the subject) of the same RFC, sealing */
+  {
+    EVP_PKEY *k = EVP_RSA_gen (2048);
+    X509 *x = X509_new ();
+    X509_set_version (x, 2);
+    ASN1_INTEGER *sn = ASN1_INTEGER_new ();
+    ASN1_STRING_set (sn, "30001000000500009999", 20);
+    X509_set_serialNumber (x, sn);
+    ASN1_INTEGER_free (sn);
+    X509_gmtime_adj (X509_getm_notBefore (x), -86400L * 3650);
+    X509_gmtime_adj (X509_getm_notAfter (x), 86400L * 3650);
+    X509_NAME *nm = X509_get_subject_name (x);
+    X509_NAME_add_entry_by_txt (nm, "CN", MBSTRING_ASC,
+                                (const unsigned char *) "ESCUELA KEMPER", -1,
+                                -1, 0);
+    X509_NAME_add_entry_by_NID (nm, NID_x500UniqueIdentifier, MBSTRING_ASC,
+                                (const unsigned char *) "EKU9003173C9 / "
+                                                        "VADA800927DJ3",
+                                -1, -1, 0);
+    X509_set_issuer_name (x, nm);
+    X509_set_pubkey (x, k);
+    assert_true (X509_sign (x, k, EVP_sha256 ()) > 0);
+    unsigned char *der = NULL;
+    int dl = i2d_X509 (x, &der);
+    struct signer fiel = { k, b64 (der, (size_t) dl), "30001000000500009999" };
+    OPENSSL_free (der);
+    X509_free (x);
+    xmlDocPtr d2 = xmlReadFile (path, NULL, XML_PARSE_NONET);
+    reseal (d2, &fiel);
+    assert_false (verify_doc_bytes (d2, &r));
+    expect (&r, "certificado", CFDI_CHECK_FAIL, "FIEL");
+    assert_string_equal (check (&r, "certificado")->code, "cfdi_cert_fiel");
+    expect (&r, "sello", CFDI_CHECK_OK, "FIEL");
+    expect (&r, "rfc", CFDI_CHECK_OK, "FIEL");
+    xmlFreeDoc (d2);
+    free (fiel.cert_b64);
+    EVP_PKEY_free (k);
+  }
   /* garbage Certificado */
   xmlSetProp (root, BAD_CAST "Certificado", BAD_CAST "TUlJ");
   assert_false (verify_doc_bytes (doc, &r));
