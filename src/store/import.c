@@ -730,11 +730,12 @@ cmd_import (int argc, char **argv)
                        "import --help)\n");
       return 2;
     }
-  argc--, argv++;
+  argc--, argv++; /* argv[0] = "tickets" */
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
+  /* GNU getopt permutes: options may come before or after FILE. */
+  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
       case 't':
@@ -753,53 +754,18 @@ cmd_import (int argc, char **argv)
         usage (stdout);
         return 0;
       default:
-        fprintf (stderr, "facturo import tickets: bad option '%s' (see "
-                         "--help)\n",
+        fprintf (stderr, "facturo import tickets: bad or incomplete option "
+                         "'%s' (see --help)\n",
                  argv[optind - 1]);
         return 2;
       }
-  /* Options may also follow FILE. */
-  const char *path = NULL;
-  while (optind < argc)
+  const char *path = optind < argc ? argv[optind] : NULL;
+  if (optind + 1 < argc)
     {
-      if (path == NULL && argv[optind][0] != '-')
-        path = argv[optind++];
-      else if (path != NULL)
-        {
-          int o = optind;
-          c = getopt_long (argc, argv, "+h", opts, NULL);
-          if (c == -1)
-            {
-              fprintf (stderr, "facturo import tickets: unexpected '%s'\n",
-                       argv[o]);
-              return 2;
-            }
-          switch (c)
-            {
-            case 't':
-              tenant = optarg;
-              break;
-            case 'd':
-              db = optarg;
-              break;
-            case 'n':
-              dry_run = true;
-              break;
-            case 'q':
-              no_progress = true;
-              break;
-            case 'h':
-              usage (stdout);
-              return 0;
-            default:
-              fprintf (stderr, "facturo import tickets: bad option '%s' "
-                               "(see --help)\n",
-                       argv[o]);
-              return 2;
-            }
-        }
-      else
-        break;
+      fprintf (stderr, "facturo import tickets: one FILE only ('%s' is "
+                       "extra)\n",
+               argv[optind + 1]);
+      return 2;
     }
   if (path == NULL || tenant == NULL)
     {

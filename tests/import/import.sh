@@ -84,7 +84,7 @@ count_of() {
        WHERE n.slug = '$1'"
 }
 
-expect_rc 0 "$setup" "$db" shop shop2 shop3 shop4 shop5 shop6 --key shop6 || exit 1
+expect_rc 0 "$setup" "$db" shop shop2 shop3 shop4 shop5 shop6 shop7 --key shop6 || exit 1
 apikey=$(cat "$tmp/out")
 
 # ---- the example file: exactly 6 tickets, amounts computed by hand ----
@@ -173,6 +173,21 @@ if [ "$code" = 201 ]; then
 else
   fail "POST /v1/tickets answered $code: $(cat "$tmp/api.json")"
   sed 's/^/  serve: /' "$tmp/serve.log" | tail -5
+fi
+
+# ---- four imports of the same file at once: each ticket exactly once ----
+for i in 1 2 3 4; do
+  "$bin" import tickets "$src/data/examples/tickets.csv" --tenant shop7 \
+    --db "$db" >"$tmp/par$i.out" 2>"$tmp/par$i.err" &
+done
+wait
+got=$(cat "$tmp"/par?.out | sed -n 's/^imported \([0-9]*\), skipped \([0-9]*\), errors 0$/\1 \2/p' \
+      | awk '{i += $1; k += $2; n++} END {print n, i, k}')
+if [ "$got" = "4 6 18" ] && [ "$(count_of shop7)" = 6 ]; then
+  ok "4 concurrent imports: 6 imported once, 18 skipped"
+else
+  fail "concurrent imports: runs/imported/skipped = $got, tickets $(count_of shop7)"
+  cat "$tmp"/par?.out "$tmp"/par?.err | sed 's/^/  | /'
 fi
 
 # ---- the same tickets, other spelling: BOM, CRLF, column order, quoting ----
