@@ -30,6 +30,7 @@
 #include "app.h"
 #include "cli.h"
 #include "http/http.h"
+#include "jobs/jobs.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -345,9 +346,6 @@ configure (int argc, char **argv, struct app_config *c, bool *print_routes,
   return -1;
 }
 
-/* Weak: the background worker (jobs/, mail module) when it is linked. */
-int jobs_start (struct app *app) __attribute__ ((weak));
-void jobs_stop (struct app *app) __attribute__ ((weak));
 
 int
 cmd_serve (int argc, char **argv)
@@ -460,8 +458,22 @@ cmd_serve (int argc, char **argv)
             "%s)",
             FACTURO_VERSION, app.cfg.listen_addr, port, app.cfg.threads,
             schema, app.cfg.base_url);
-  if (jobs_start && jobs_start (&app) != 0)
-    log_warn ("background jobs did not start");
+  /* The mail outbox workers (jobs/): configured from FACTURO_SMTP_URL,
+   * FACTURO_MAIL_* (docs/mail.md); links signed with our secret. */
+  struct jobs_config jc;
+  jobs_config_defaults (&jc);
+  struct jobs *jobs = NULL;
+  if (!jobs_config_load_env (&jc, err, sizeof err))
+    log_error ("mail worker not started: %s", err);
+  else
+    {
+      snprintf (jc.base_url, sizeof jc.base_url, "%s", app.cfg.base_url);
+      memcpy (jc.secret, app.secret, sizeof jc.secret);
+      jobs = jobs_start (app.store, &jc, err, sizeof err);
+      sodium_memzero (jc.secret, sizeof jc.secret);
+      if (jobs == NULL)
+        log_error ("mail worker not started: %s", err);
+    }
 
   int sig = 0;
   sigwait (&set, &sig);
@@ -486,8 +498,7 @@ cmd_serve (int argc, char **argv)
         }
       usleep (10000);
     }
-  if (jobs_stop)
-    jobs_stop (&app);
+  jobs_stop (jobs);
   MHD_stop_daemon (d);
   log_info ("stopped");
   rc = 0;
