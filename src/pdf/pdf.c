@@ -1707,7 +1707,7 @@ cfdi_cmd_pdf (int argc, char **argv)
   if (read_file (in, &xml, PDF_MAX_INPUT) != 0)
     {
       fprintf (stderr, "facturo cfdi pdf: %s: %s\n", in,
-               errno == EFBIG ? "larger than the 8 MiB limit" : strerror (errno));
+               errno == EFBIG ? "larger than the 32 MiB limit" : strerror (errno));
       rc = 2;
       goto out;
     }

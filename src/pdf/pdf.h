@@ -25,7 +25,7 @@
 #include "util/buf.h"
 
 /* Largest XML accepted (bytes) and most conceptos / pagos rendered. */
-#define PDF_MAX_INPUT (8u << 20)
+#define PDF_MAX_INPUT (32u << 20)
 #define PDF_MAX_CONCEPTOS 20000
 #define PDF_MAX_PAGOS 5000
 /* Largest logo accepted (bytes of PNG or JPEG). */
