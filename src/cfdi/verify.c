@@ -43,6 +43,14 @@ data_dir (void)
   return d != NULL && d[0] != '\0' ? d : FACTURO_DATADIR;
 }
 
+/* libxml2 wants xmlInitParser once, before threads use it. */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static void
+init_libxml (void)
+{
+  xmlInitParser ();
+}
+
 static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
 static xmlSchemaPtr schema;
 static char schema_error[1200];
@@ -60,7 +68,7 @@ static void
 schema_load (void)
 {
   char path[1024];
-  xmlInitParser ();
+  pthread_once (&init_once, init_libxml);
   snprintf (path, sizeof path, "%s/sat/xsd/cfdi40-bundle.xsd", data_dir ());
   xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt (path);
   if (pc == NULL)
@@ -206,7 +214,7 @@ cfdi_parse_untrusted (const char *xml, size_t len, struct ferr *err)
                 "no se admite DOCTYPE en un CFDI");
       return NULL;
     }
-  xmlInitParser ();
+  pthread_once (&init_once, init_libxml);
   xmlParserCtxtPtr pc = xmlNewParserCtxt ();
   if (pc == NULL)
     {
