@@ -87,6 +87,14 @@ fail (const char *cmd, const char *fmt, ...)
   return EXIT_FAIL;
 }
 
+/* An option getopt refused (unknown, or missing its value). */
+static int
+bad_opt (const char *cmd, int argc, char **argv)
+{
+  const char *o = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+  return bad (cmd, "unknown option or missing value: '%s' (see --help)", o);
+}
+
 /* Opens and migrates.  NULL (message printed) on failure. */
 static struct store *
 open_db (const char *cmd, const char *db)
@@ -233,6 +241,7 @@ cmd_migrate (int argc, char **argv)
   const char *db = NULL;
   int c;
   optind = 0;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
@@ -246,7 +255,7 @@ cmd_migrate (int argc, char **argv)
               " or postgres://...");
         return EXIT_OK;
       default:
-        return bad ("migrate", "unknown option (see --help)");
+        return bad_opt ("migrate", argc, argv);
       }
   if (optind < argc)
     return bad ("migrate", "unexpected argument '%s'", argv[optind]);
@@ -296,6 +305,7 @@ tenant_create (int argc, char **argv)
   const char *cmd = "tenant create";
   int c;
   optind = 0;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
@@ -306,7 +316,7 @@ tenant_create (int argc, char **argv)
       case 'g': regime = optarg; break;
       case 'z': zip = optarg; break;
       case 'h': fputs (tenant_usage, stdout); return EXIT_OK;
-      default: return bad (cmd, "unknown option (see --help)");
+      default: return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
@@ -434,6 +444,7 @@ tenant_csd (int argc, char **argv)
   const char *cmd = "tenant csd";
   int c;
   optind = 0;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
@@ -443,7 +454,7 @@ tenant_csd (int argc, char **argv)
       case 'k': key = optarg; break;
       case 'p': pwf = optarg; break;
       case 'h': fputs (tenant_usage, stdout); return EXIT_OK;
-      default: return bad (cmd, "unknown option (see --help)");
+      default: return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
@@ -486,6 +497,7 @@ tenant_set (int argc, char **argv)
   const char *cmd = "tenant set";
   int c;
   optind = 0;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
@@ -497,7 +509,7 @@ tenant_set (int argc, char **argv)
       case 's': series = optarg; break;
       case 'S': stamp = optarg; break;
       case 'h': fputs (tenant_usage, stdout); return EXIT_OK;
-      default: return bad (cmd, "unknown option (see --help)");
+      default: return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
@@ -566,12 +578,13 @@ tenant_list (int argc, char **argv)
   const char *db = NULL;
   int c;
   optind = 0;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
       case 'd': db = optarg; break;
       case 'h': fputs (tenant_usage, stdout); return EXIT_OK;
-      default: return bad ("tenant list", "unknown option (see --help)");
+      default: return bad_opt ("tenant list", argc, argv);
       }
   if (optind < argc)
     return bad ("tenant list", "unexpected argument '%s'", argv[optind]);
@@ -659,6 +672,7 @@ cmd_branch (int argc, char **argv)
   argc--;
   argv++;
   optind = 0;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
@@ -668,7 +682,7 @@ cmd_branch (int argc, char **argv)
       case 'n': name = optarg; break;
       case 'z': zip = optarg; break;
       case 'h': fputs (branch_usage, stdout); return EXIT_OK;
-      default: return bad (cmd, "unknown option (see --help)");
+      default: return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
@@ -766,6 +780,7 @@ cmd_user (int argc, char **argv)
   argc--;
   argv++;
   optind = 0;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
@@ -775,7 +790,7 @@ cmd_user (int argc, char **argv)
       case 'r': role = optarg; break;
       case 'p': pwf = optarg; break;
       case 'h': fputs (user_usage, stdout); return EXIT_OK;
-      default: return bad (cmd, "unknown option (see --help)");
+      default: return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
@@ -869,6 +884,7 @@ cmd_apikey (int argc, char **argv)
   argc--;
   argv++;
   optind = 0;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
@@ -876,7 +892,7 @@ cmd_apikey (int argc, char **argv)
       case 't': slug = optarg; break;
       case 'n': name = optarg; break;
       case 'h': fputs (apikey_usage, stdout); return EXIT_OK;
-      default: return bad (cmd, "unknown option (see --help)");
+      default: return bad_opt (cmd, argc, argv);
       }
   if (!slug)
     return bad (cmd, "--tenant is required");
@@ -1076,13 +1092,14 @@ cmd_demo (int argc, char **argv)
   const char *db = NULL, *keyfile = NULL;
   int c;
   optind = 0;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
       case 'd': db = optarg; break;
       case 'k': keyfile = optarg; break;
       case 'h': fputs (demo_usage, stdout); return EXIT_OK;
-      default: return bad ("demo", "unknown option (see --help)");
+      default: return bad_opt ("demo", argc, argv);
       }
   if (optind < argc)
     return bad ("demo", "unexpected argument '%s'", argv[optind]);
