@@ -36,6 +36,12 @@ lacks () {
 x () { xmllint --nonet --xpath "string($2)" "$1"; }
 pages () { pdfinfo "$1" 2>/dev/null | sed -n 's/^Pages: *//p'; }
 
+# --- every sample in the folder renders --------------------------------
+for in in "$S"/*.xml; do
+  "$BIN" cfdi pdf "$in" -o "$W/any.pdf" || fail "$in: exit $?"
+  has "$W/any.pdf" "$(x "$in" '/*/*[local-name()="Emisor"]/@Rfc')"
+done
+
 # --- every sample: identity, totals, amount in words ------------------
 # name | total as printed | amount in words
 while IFS='|' read -r name total words; do
@@ -147,6 +153,23 @@ sed 's/<tfd:TimbreFiscalDigital /<tfd:TimbreFiscalDigital Leyenda="Timbre de pru
 grep -q 'Leyenda=' "$W/ley.xml" || fail "could not add a Leyenda"
 "$BIN" cfdi pdf "$W/ley.xml" -o "$W/ley.pdf"
 has "$W/ley.pdf" "SIN VALIDEZ FISCAL" 1
+
+# a document really stamped by facturo's sandbox PAC (cfdi build --stamp)
+D=${FACTURO_SHARED}/sat/csd/EKU9003173C9
+if "$BIN" cfdi build --in "${FACTURO_SRC:?}/tests/cfdi_build/examples/ingreso.json" \
+     --cer "$D/EKU9003173C9.cer" --key "$D/EKU9003173C9.key" \
+     --password-file "$D/password.txt" --stamp sandbox -o "$W/sbx2.xml" 2>"$W/build.err"; then
+  "$BIN" cfdi pdf "$W/sbx2.xml" -o "$W/sbx2.pdf"
+  has "$W/sbx2.pdf" "SIN VALIDEZ FISCAL" 1
+  has "$W/sbx2.pdf" "$(x "$W/sbx2.xml" '//*[local-name()="TimbreFiscalDigital"]/@UUID')"
+  # without its Leyenda it is still recognised, by its certificate in data/sandbox
+  sed 's/ Leyenda="[^"]*"//' "$W/sbx2.xml" > "$W/sbx3.xml"
+  grep -q Leyenda "$W/sbx3.xml" && fail "Leyenda not removed"
+  "$BIN" cfdi pdf "$W/sbx3.xml" -o "$W/sbx3.pdf"
+  has "$W/sbx3.pdf" "SIN VALIDEZ FISCAL" 1
+else
+  echo "note: cfdi build --stamp sandbox unavailable: $(head -1 "$W/build.err")" >&2
+fi
 
 # --- 300 conceptos: pages, header row on every page ----------------------
 python3 - "$S/ingreso-usd-discounts-sealed.xml" "$W/big.xml" <<'PY'
