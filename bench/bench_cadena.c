@@ -28,8 +28,8 @@
 static void
 quiet (void *ctx, const char *msg, ...)
 {
-  (void) ctx;
-  (void) msg;
+  (void)ctx;
+  (void)msg;
 }
 
 static double
@@ -37,7 +37,7 @@ now (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static char *
@@ -52,7 +52,7 @@ xslt_cadena (xsltStylesheetPtr st, xmlDocPtr doc, int *len)
       exit (1);
     }
   xmlFreeDoc (res);
-  return (char *) s;
+  return (char *)s;
 }
 
 static xmlNodePtr
@@ -61,7 +61,7 @@ find_tfd (xmlNodePtr n)
   for (; n != NULL; n = n->next)
     {
       if (n->type == XML_ELEMENT_NODE && n->ns
-          && strcmp ((char *) n->ns->href, CFDI_NS_TFD11) == 0)
+          && strcmp ((char *)n->ns->href, CFDI_NS_TFD11) == 0)
         return n;
       xmlNodePtr t = find_tfd (n->children);
       if (t)
@@ -110,7 +110,7 @@ measure (const struct job *j, double secs)
     }
   while (t - t0 < secs);
   buf_free (&out);
-  return (double) count / (t - t0);
+  return (double)count / (t - t0);
 }
 
 int
@@ -164,7 +164,7 @@ main (int argc, char **argv)
       int xl;
       char *x = xslt_cadena (st, doc, &xl);
       if (!cfdi_cadena (xmlDocGetRootElement (doc), &nat, NULL)
-          || nat.len != (size_t) xl || memcmp (nat.data, x, nat.len) != 0)
+          || nat.len != (size_t)xl || memcmp (nat.data, x, nat.len) != 0)
         {
           fprintf (stderr, "bench_cadena: %s: native != libxslt\n", p);
           return 1;
@@ -176,7 +176,7 @@ main (int argc, char **argv)
           buf_reset (&nat);
           x = xslt_cadena (st_tfd, doc, &xl);
           cfdi_tfd_cadena (find_tfd (xmlDocGetRootElement (doc)), &nat, NULL);
-          if (nat.len != (size_t) xl || memcmp (nat.data, x, nat.len) != 0)
+          if (nat.len != (size_t)xl || memcmp (nat.data, x, nat.len) != 0)
             {
               fprintf (stderr, "bench_cadena: %s: TFD native != libxslt\n", p);
               return 1;
@@ -193,7 +193,7 @@ main (int argc, char **argv)
 
   printf ("cadena original, %d SAT samples (avg %zu bytes of cadena), "
           "byte-identical to libxslt: yes\n",
-          n, bytes / (size_t) n);
+          n, bytes / (size_t)n);
   /* Alternating rounds, best of each: the machine is shared, and the
    * best round is the one least disturbed. */
   struct job jn = { docs, n, NULL, 0 }, jx = { docs, n, st, 0 };
@@ -211,7 +211,8 @@ main (int argc, char **argv)
   printf ("  ratio native/libxslt: %.1fx\n", rn / rx);
   if (ns > 0)
     {
-      struct job tn = { stamped, ns, NULL, 1 }, tx = { stamped, ns, st_tfd, 1 };
+      struct job tn = { stamped, ns, NULL, 1 },
+                 tx = { stamped, ns, st_tfd, 1 };
       double a = 0, b = 0;
       for (int round = 0; round < 5; round++)
         {

@@ -72,6 +72,8 @@ struct tmpl
   const struct step *steps;
 };
 
+/* The tables read best one template per block: keep them as written. */
+/* clang-format off */
 #define REQ(n) { OP_REQ, n, NULL, NULL, NULL, NULL }
 #define OPT(n) { OP_OPT, n, NULL, NULL, NULL, NULL }
 #define EACH1(x, body) { OP_EACH, x, NULL, NULL, body, NULL }
@@ -356,6 +358,8 @@ static const char *const unsupported_ns[] = {
   "http://www.sat.gob.mx/hidrocarburospetroliferos",
 };
 
+/* clang-format on */
+
 /* ---- the walk ------------------------------------------------------- */
 
 struct walk
@@ -371,7 +375,7 @@ struct walk
 static inline bool
 streq (const xmlChar *a, const char *b)
 {
-  while (*a == (xmlChar) *b)
+  while (*a == (xmlChar)*b)
     {
       if (*a == '\0')
         return true;
@@ -440,17 +444,17 @@ put_field (struct buf *out, const xmlChar *s)
         }
       if (o + 2 > end)
         {
-          out->len = (size_t) (o - out->data);
-          reserve (out, 64 + strlen ((const char *) s));
+          out->len = (size_t)(o - out->data);
+          reserve (out, 64 + strlen ((const char *)s));
           o = out->data + out->len;
           end = out->data + out->cap - 1;
         }
       if (space)
         *o++ = ' ';
       space = false;
-      *o++ = (char) *s;
+      *o++ = (char)*s;
     }
-  out->len = (size_t) (o - out->data);
+  out->len = (size_t)(o - out->data);
 }
 
 static inline void
@@ -500,11 +504,12 @@ static bool dispatch (struct walk *w, const xmlNode *n);
 static bool
 refuse (struct walk *w, const xmlNode *n)
 {
-  return ferr_set (w->err, "cfdi_unsupported_complement", (const char *) n->name,
-                   "complement %s (%s) is not supported for the cadena original",
-                   "el complemento %s (%s) no está soportado para la cadena original",
-                   (const char *) n->name,
-                   n->ns && n->ns->href ? (const char *) n->ns->href : "");
+  return ferr_set (
+      w->err, "cfdi_unsupported_complement", (const char *)n->name,
+      "complement %s (%s) is not supported for the cadena original",
+      "el complemento %s (%s) no está soportado para la cadena original",
+      (const char *)n->name,
+      n->ns && n->ns->href ? (const char *)n->ns->href : "");
 }
 
 static bool
@@ -537,8 +542,8 @@ builtin (struct walk *w, const xmlNode *n)
       case XML_TEXT_NODE:
       case XML_CDATA_SECTION_NODE:
         if (c->content != NULL)
-          put_bytes (w->out, (const char *) c->content,
-                     strlen ((const char *) c->content));
+          put_bytes (w->out, (const char *)c->content,
+                     strlen ((const char *)c->content));
         break;
       case XML_ENTITY_REF_NODE:
         return ferr_set (w->err, "cfdi_unsupported_xml", "",
@@ -557,7 +562,7 @@ dispatch (struct walk *w, const xmlNode *n)
 {
   if (n->ns != NULL && n->ns->href != NULL)
     {
-      const char *href = (const char *) n->ns->href;
+      const char *href = (const char *)n->ns->href;
       for (size_t i = 0; i < sizeof all_templates / sizeof *all_templates; i++)
         if (streq (n->name, all_templates[i]->name)
             && streq (BAD_CAST href, all_templates[i]->ns))
@@ -595,7 +600,7 @@ static bool
 run (struct walk *w, const xmlNode *ctx, const struct step *s)
 {
   const xmlNs *same = ctx->ns;
-  const char *ns = (const char *) ctx->ns->href;
+  const char *ns = (const char *)ctx->ns->href;
   const xmlAttr *hint = NULL;
   for (; s->op != OP_END; s++)
     switch (s->op)

@@ -33,9 +33,10 @@
 /* Appends to *out the cadena original of `comprobante`, a cfdi:Comprobante
  * element (namespace CFDI_NS_CFDI40) — "||4.0|…||", UTF-8, no trailing
  * newline — exactly as SAT's cadenaoriginal_4_0.xslt under libxslt would
- * (the Version value is not checked here; the XSD fixes it).  Complements understood: Pagos 2.0, implocal 1.0, leyendasFisc 1.0;
- * the TimbreFiscalDigital contributes nothing (as in SAT's XSLT).
- * cfdi:Addenda is ignored (SAT's XSLT ignores it too).
+ * (the Version value is not checked here; the XSD fixes it).  Complements
+ * understood: Pagos 2.0, implocal 1.0, leyendasFisc 1.0; the
+ * TimbreFiscalDigital contributes nothing (as in SAT's XSLT). cfdi:Addenda is
+ * ignored (SAT's XSLT ignores it too).
  *
  * The tree is only read.  Nothing is allocated besides *out's growth.
  * Fails (false, *out left with a partial cadena the caller should discard)

@@ -59,7 +59,7 @@ static char schema_error[1200];
 static void
 schema_load_error (void *ctx, xmlErrorPtr e)
 {
-  (void) ctx;
+  (void)ctx;
   if (schema_error[0] == '\0' && e != NULL && e->message != NULL)
     snprintf (schema_error, sizeof schema_error, "%s", e->message);
 }
@@ -107,8 +107,8 @@ child_elem (xmlNodePtr n, const char *ns, const char *name)
 {
   for (xmlNodePtr c = n ? n->children : NULL; c != NULL; c = c->next)
     if (c->type == XML_ELEMENT_NODE && c->ns != NULL
-        && strcmp ((const char *) c->ns->href, ns) == 0
-        && strcmp ((const char *) c->name, name) == 0)
+        && strcmp ((const char *)c->ns->href, ns) == 0
+        && strcmp ((const char *)c->name, name) == 0)
       return c;
   return NULL;
 }
@@ -147,8 +147,8 @@ cfdi_xsd_validate (xmlDocPtr doc, struct ferr *err)
     }
   xmlSchemaFreeValidCtxt (vc);
   if (rc != 0)
-    return ferr_set (err, "cfdi_xsd_invalid", "",
-                     "line %d: %s", "línea %d: %s", fe.line,
+    return ferr_set (err, "cfdi_xsd_invalid", "", "line %d: %s",
+                     "línea %d: %s", fe.line,
                      fe.msg[0] ? fe.msg : "not valid");
   return true;
 }
@@ -193,8 +193,7 @@ cfdi_parse_untrusted (const char *xml, size_t len, struct ferr *err)
     }
   if (xml == NULL || len == 0)
     {
-      ferr_set (err, "cfdi_not_xml", "", "empty document",
-                "documento vacío");
+      ferr_set (err, "cfdi_not_xml", "", "empty document", "documento vacío");
       return NULL;
     }
   /* UTF-16/32 (and anything with NUL bytes) is not a CFDI. */
@@ -209,8 +208,7 @@ cfdi_parse_untrusted (const char *xml, size_t len, struct ferr *err)
   if (memmem (xml, len, "<!DOCTYPE", 9) != NULL
       || memmem (xml, len, "<!ENTITY", 8) != NULL)
     {
-      ferr_set (err, "cfdi_doctype", "",
-                "a DOCTYPE is not allowed in a CFDI",
+      ferr_set (err, "cfdi_doctype", "", "a DOCTYPE is not allowed in a CFDI",
                 "no se admite DOCTYPE en un CFDI");
       return NULL;
     }
@@ -221,7 +219,7 @@ cfdi_parse_untrusted (const char *xml, size_t len, struct ferr *err)
       ferr_set (err, "cfdi_not_xml", "", "out of memory", "memoria agotada");
       return NULL;
     }
-  xmlDocPtr doc = xmlCtxtReadMemory (pc, xml, (int) len, "cfdi.xml", NULL,
+  xmlDocPtr doc = xmlCtxtReadMemory (pc, xml, (int)len, "cfdi.xml", NULL,
                                      XML_PARSE_NONET | XML_PARSE_NOERROR
                                          | XML_PARSE_NOWARNING);
   if (doc == NULL || !pc->wellFormed)
@@ -266,10 +264,9 @@ cfdi_parse_untrusted (const char *xml, size_t len, struct ferr *err)
 
 /* ---- report -------------------------------------------------------- */
 
-static void
-add_check (struct cfdi_report *rep, enum cfdi_check_status st,
-           const char *name, const char *code, const char *fmt, ...)
-    __attribute__ ((format (printf, 5, 6)));
+static void add_check (struct cfdi_report *rep, enum cfdi_check_status st,
+                       const char *name, const char *code, const char *fmt,
+                       ...) __attribute__ ((format (printf, 5, 6)));
 
 static void
 add_check (struct cfdi_report *rep, enum cfdi_check_status st,
@@ -323,7 +320,7 @@ cfdi_report_print (const struct cfdi_report *rep, FILE *f)
 static char *
 attr (xmlNodePtr n, const char *name)
 {
-  return n ? (char *) xmlGetNoNsProp (n, BAD_CAST name) : NULL;
+  return n ? (char *)xmlGetNoNsProp (n, BAD_CAST name) : NULL;
 }
 
 /* "YYYY-MM-DDTHH:MM:SS" read as if UTC; false if not that shape. */
@@ -355,7 +352,7 @@ load_cert_file (const char *path)
   struct buf b = BUF_INIT;
   struct csd_cert *c = NULL;
   if (read_file (path, &b, CSD_MAX_FILE) == 0)
-    c = csd_cert_parse ((const uint8_t *) b.data, b.len, NULL);
+    c = csd_cert_parse ((const uint8_t *)b.data, b.len, NULL);
   buf_free (&b);
   return c;
 }
@@ -373,7 +370,8 @@ is_digits (const char *s, size_t n)
 
 /* The certificate that signs SelloSAT for number `no`: SAT's, from
  * data/sat/certs/<no>.cer, or the sandbox PAC's, found among
- * the .cer files in data/sandbox/ by serial (*sandbox set); NULL if unknown. */
+ * the .cer files in data/sandbox/ by serial (*sandbox set); NULL if unknown.
+ */
 static struct csd_cert *
 find_sat_cert (const char *no, bool *sandbox)
 {
@@ -507,7 +505,7 @@ cfdi_verify_doc (xmlDocPtr doc, struct cfdi_report *rep)
   if (certificado == NULL || certificado[0] == '\0')
     add_check (rep, CFDI_CHECK_FAIL, "certificado", "cfdi_no_certificado",
                "no Certificado attribute");
-  else if ((cert = csd_cert_parse ((const uint8_t *) certificado,
+  else if ((cert = csd_cert_parse ((const uint8_t *)certificado,
                                    strlen (certificado), &e))
            == NULL)
     add_check (rep, CFDI_CHECK_FAIL, "certificado", e.code, "%s", e.message);
@@ -680,8 +678,9 @@ first_tfd (xmlNodePtr n)
     {
       if (n->type != XML_ELEMENT_NODE)
         continue;
-      if (n->ns != NULL && strcmp ((const char *) n->ns->href, CFDI_NS_TFD11) == 0
-          && strcmp ((const char *) n->name, "TimbreFiscalDigital") == 0)
+      if (n->ns != NULL
+          && strcmp ((const char *)n->ns->href, CFDI_NS_TFD11) == 0
+          && strcmp ((const char *)n->name, "TimbreFiscalDigital") == 0)
         return n;
       xmlNodePtr t = first_tfd (n->children);
       if (t != NULL)

@@ -63,20 +63,20 @@ enum cfdi_check_status
 struct cfdi_check
 {
   enum cfdi_check_status status;
-  const char *name;  /* static: "parse", "xsd", "cadena", "certificado",
-                        "sello", "rfc", "fecha", "tfd", "sellosat", "sandbox" */
-  const char *code;  /* static ferr-style code on FAIL, else NULL */
-  char detail[320];  /* why it failed / the note; "" when ok */
+  const char *name; /* static: "parse", "xsd", "cadena", "certificado",
+                       "sello", "rfc", "fecha", "tfd", "sellosat", "sandbox" */
+  const char *code; /* static ferr-style code on FAIL, else NULL */
+  char detail[320]; /* why it failed / the note; "" when ok */
 };
 
 struct cfdi_report
 {
   struct cfdi_check checks[CFDI_REPORT_MAX];
   int n;
-  bool ok;           /* no check failed (and parsing succeeded) */
-  bool stamped;      /* a TimbreFiscalDigital was found */
-  bool sandbox;      /* stamped by the facturo sandbox PAC */
-  char uuid[40];     /* TimbreFiscalDigital/@UUID, or "" */
+  bool ok;       /* no check failed (and parsing succeeded) */
+  bool stamped;  /* a TimbreFiscalDigital was found */
+  bool sandbox;  /* stamped by the facturo sandbox PAC */
+  char uuid[40]; /* TimbreFiscalDigital/@UUID, or "" */
 };
 
 /* Parses untrusted CFDI bytes safely: at most CFDI_VERIFY_MAX_INPUT bytes,
@@ -85,8 +85,7 @@ struct cfdi_report
  * Returns a new document (xmlFreeDoc it) or NULL with err filled:
  * cfdi_too_large, cfdi_doctype, cfdi_not_utf8, cfdi_not_xml, cfdi_too_deep.
  * Parse errors are never printed. */
-xmlDocPtr cfdi_parse_untrusted (const char *xml, size_t len,
-                                struct ferr *err);
+xmlDocPtr cfdi_parse_untrusted (const char *xml, size_t len, struct ferr *err);
 
 /* Runs every check on xml[0..len) and fills *rep (overwritten).  Returns
  * rep->ok.  Never prints. */

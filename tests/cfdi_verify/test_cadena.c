@@ -16,7 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -37,8 +38,8 @@ static long n_compared; /* native-vs-libxslt comparisons done */
 static void
 quiet (void *ctx, const char *msg, ...)
 {
-  (void) ctx;
-  (void) msg;
+  (void)ctx;
+  (void)msg;
 }
 
 static char *
@@ -62,8 +63,8 @@ xslt_run (xsltStylesheetPtr style, xmlDocPtr doc, int *len)
   assert_int_equal (xsltSaveResultToString (&s, len, res, style), 0);
   xmlFreeDoc (res);
   if (s == NULL)
-    s = (xmlChar *) strdup ("");
-  return (char *) s;
+    s = (xmlChar *)strdup ("");
+  return (char *)s;
 }
 
 static xmlNodePtr
@@ -72,8 +73,8 @@ find_tfd (xmlNodePtr n)
   for (; n != NULL; n = n->next)
     {
       if (n->type == XML_ELEMENT_NODE && n->ns
-          && strcmp ((char *) n->ns->href, CFDI_NS_TFD11) == 0
-          && strcmp ((char *) n->name, "TimbreFiscalDigital") == 0)
+          && strcmp ((char *)n->ns->href, CFDI_NS_TFD11) == 0
+          && strcmp ((char *)n->name, "TimbreFiscalDigital") == 0)
         return n;
       xmlNodePtr t = find_tfd (n->children);
       if (t)
@@ -93,7 +94,7 @@ compare_doc (xmlDocPtr doc, const char *what)
   bool ok = cfdi_cadena (xmlDocGetRootElement (doc), &nat, &e);
   if (!ok)
     fail_msg ("%s: native refused: %s (%s)", what, e.message, e.code);
-  if ((size_t) xlen != nat.len || memcmp (x, nat.data, nat.len) != 0)
+  if ((size_t)xlen != nat.len || memcmp (x, nat.data, nat.len) != 0)
     fail_msg ("%s: cadena differs\n  xslt:   %s\n  native: %s", what, x,
               nat.data);
   free (x);
@@ -105,7 +106,7 @@ compare_doc (xmlDocPtr doc, const char *what)
       buf_reset (&nat);
       x = xslt_run (xslt_tfd, doc, &xlen);
       assert_true (cfdi_tfd_cadena (tfd, &nat, &e));
-      if ((size_t) xlen != nat.len || memcmp (x, nat.data, nat.len) != 0)
+      if ((size_t)xlen != nat.len || memcmp (x, nat.data, nat.len) != 0)
         fail_msg ("%s: TFD cadena differs\n  xslt:   %s\n  native: %s", what,
                   x, nat.data);
       free (x);
@@ -130,7 +131,7 @@ load_sample (const char *name)
 static void
 test_samples (void **state)
 {
-  (void) state;
+  (void)state;
   int with_tfd = 0;
   for (int i = 0; i < n_samples; i++)
     {
@@ -141,7 +142,7 @@ test_samples (void **state)
       struct ferr e;
 
       snprintf (path, sizeof path, "%s/%.*s.cadena.txt", samples_dir,
-                (int) strlen (sample_names[i]) - 4, sample_names[i]);
+                (int)strlen (sample_names[i]) - 4, sample_names[i]);
       char *expect = slurp (path, &elen);
       assert_non_null (expect);
       assert_true (cfdi_cadena (xmlDocGetRootElement (doc), &nat, &e));
@@ -151,7 +152,7 @@ test_samples (void **state)
       free (expect);
 
       snprintf (path, sizeof path, "%s/%.*s.tfd-cadena.txt", samples_dir,
-                (int) strlen (sample_names[i]) - 4, sample_names[i]);
+                (int)strlen (sample_names[i]) - 4, sample_names[i]);
       expect = slurp (path, &elen);
       xmlNodePtr tfd = find_tfd (xmlDocGetRootElement (doc));
       assert_true ((expect != NULL) == (tfd != NULL));
@@ -160,8 +161,7 @@ test_samples (void **state)
           buf_reset (&nat);
           assert_true (cfdi_tfd_cadena (tfd, &nat, &e));
           if (nat.len != elen || memcmp (nat.data, expect, elen) != 0)
-            fail_msg ("%s: TFD cadena differs\n%s", sample_names[i],
-                      nat.data);
+            fail_msg ("%s: TFD cadena differs\n%s", sample_names[i], nat.data);
           with_tfd++;
         }
       free (expect);
@@ -175,7 +175,9 @@ test_samples (void **state)
 
 /* Values that exercise normalize-space and escaping. */
 static const char *const tricky[] = {
-  "JOS\xc3\x89 NU\xc3\x91" "EZ PE\xc3\x91" "A",
+  "JOS\xc3\x89 NU\xc3\x91"
+  "EZ PE\xc3\x91"
+  "A",
   "A & B <C> \"D\" 'E'",
   "  leading and trailing  ",
   "runs    of     spaces",
@@ -183,7 +185,8 @@ static const char *const tricky[] = {
   "",
   " ",
   "\t\n\r ",
-  "\xc3\x81\xc3\x89\xc3\x8d\xc3\x93\xc3\x9a \xc3\xbc \xc3\xb1 \xc3\x91 \xc2\xbf\xc2\xa1",
+  "\xc3\x81\xc3\x89\xc3\x8d\xc3\x93\xc3\x9a \xc3\xbc \xc3\xb1 \xc3\x91 "
+  "\xc2\xbf\xc2\xa1",
   " mixed \t \n  whitespace \t",
   "non-breaking\xc2\xa0space \xc2\xa0",
   "ideographic\xe3\x80\x80space",
@@ -214,7 +217,7 @@ collect_elems (xmlNodePtr n, xmlNodePtr *v, int *nv, int max)
 static void
 test_attribute_variants (void **state)
 {
-  (void) state;
+  (void)state;
   long before = n_compared;
   unsigned rot = 0;
   for (int i = 0; i < n_samples; i++)
@@ -230,7 +233,7 @@ test_attribute_variants (void **state)
           int na = 0;
           for (xmlAttrPtr a = elems[k]->properties; a && na < 64; a = a->next)
             if (a->ns == NULL)
-              names[na++] = strdup ((const char *) a->name);
+              names[na++] = strdup ((const char *)a->name);
           for (int j = 0; j < na; j++)
             {
               char what[256];
@@ -241,10 +244,10 @@ test_attribute_variants (void **state)
               bool all = strcmp (name, "Nombre") == 0
                          || strcmp (name, "Descripcion") == 0
                          || strcmp (name, "Sello") == 0;
-              int nt = all ? (int) N_TRICKY : 2;
+              int nt = all ? (int)N_TRICKY : 2;
               for (int t = 0; t < nt; t++)
                 {
-                  const char *v = tricky[all ? (unsigned) t : rot++ % N_TRICKY];
+                  const char *v = tricky[all ? (unsigned)t : rot++ % N_TRICKY];
                   xmlSetProp (elems[k], BAD_CAST name, BAD_CAST v);
                   snprintf (what, sizeof what, "%s %s/@%s=\"%s\"",
                             sample_names[i], elems[k]->name, name, v);
@@ -266,8 +269,7 @@ test_attribute_variants (void **state)
         }
       xmlFreeDoc (doc);
     }
-  print_message ("attribute variants: %ld comparisons\n",
-                 n_compared - before);
+  print_message ("attribute variants: %ld comparisons\n", n_compared - before);
   assert_true (n_compared - before >= 300);
 }
 
@@ -276,14 +278,33 @@ test_attribute_variants (void **state)
 static void
 test_optional_added (void **state)
 {
-  (void) state;
+  (void)state;
   static const char *const opt[] = {
-    "Serie", "Folio", "CondicionesDePago", "Descuento", "TipoCambio",
-    "MetodoPago", "Confirmacion", "FormaPago", "FacAtrAdquirente",
-    "ResidenciaFiscal", "NumRegIdTrib", "NoIdentificacion", "Unidad",
-    "TasaOCuota", "Importe", "TotalImpuestosRetenidos",
-    "TotalImpuestosTrasladados", "TipoCambioP", "NumOperacion", "CertPago",
-    "CadPago", "SelloPago", "EquivalenciaDR", "Leyenda", "Unrelated",
+    "Serie",
+    "Folio",
+    "CondicionesDePago",
+    "Descuento",
+    "TipoCambio",
+    "MetodoPago",
+    "Confirmacion",
+    "FormaPago",
+    "FacAtrAdquirente",
+    "ResidenciaFiscal",
+    "NumRegIdTrib",
+    "NoIdentificacion",
+    "Unidad",
+    "TasaOCuota",
+    "Importe",
+    "TotalImpuestosRetenidos",
+    "TotalImpuestosTrasladados",
+    "TipoCambioP",
+    "NumOperacion",
+    "CertPago",
+    "CadPago",
+    "SelloPago",
+    "EquivalenciaDR",
+    "Leyenda",
+    "Unrelated",
   };
   static const char *const vals[] = { "", "   ", " Z  z " };
   long before = n_compared;
@@ -321,7 +342,7 @@ static xmlNodePtr
 child (xmlNodePtr n, const char *name)
 {
   for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
-    if (c->type == XML_ELEMENT_NODE && strcmp ((char *) c->name, name) == 0)
+    if (c->type == XML_ELEMENT_NODE && strcmp ((char *)c->name, name) == 0)
       return c;
   return NULL;
 }
@@ -357,7 +378,7 @@ add (xmlNodePtr parent, xmlNsPtr ns, const char *name, ...)
 static void
 test_structures (void **state)
 {
-  (void) state;
+  (void)state;
   long before = n_compared;
   for (int i = 0; i < n_samples; i++)
     for (int variant = 0; variant < 12; variant++)
@@ -374,7 +395,9 @@ test_structures (void **state)
           {
           case 0:
             add (c1, cfdi, "ACuentaTerceros", "RfcACuentaTerceros",
-                 "AAA010101AAA", "NombreACuentaTerceros", " Pe\xc3\xb1" "a  & <Co> ",
+                 "AAA010101AAA", "NombreACuentaTerceros",
+                 " Pe\xc3\xb1"
+                 "a  & <Co> ",
                  "RegimenFiscalACuentaTerceros", "601",
                  "DomicilioFiscalACuentaTerceros", "01000", NULL);
             add (c1, cfdi, "InformacionAduanera", "NumeroPedimento",
@@ -386,8 +409,8 @@ test_structures (void **state)
           case 1:
             {
               xmlNodePtr p = add (c1, cfdi, "Parte", "ClaveProdServ",
-                                  "01010101", "Cantidad", "1",
-                                  "Descripcion", "parte \"uno\"", NULL);
+                                  "01010101", "Cantidad", "1", "Descripcion",
+                                  "parte \"uno\"", NULL);
               add (p, cfdi, "InformacionAduanera", "NumeroPedimento", "P1",
                    NULL);
               add (c1, cfdi, "Parte", "ClaveProdServ", "2", "Cantidad", "2",
@@ -429,12 +452,12 @@ test_structures (void **state)
           case 4:
             {
               xmlNsPtr lf = get_ns (root, CFDI_NS_LEYENDAS, "leyendasFisc");
-              xmlNodePtr l = add (comp, lf, "LeyendasFiscales", "version",
-                                  "1.0", NULL);
+              xmlNodePtr l
+                  = add (comp, lf, "LeyendasFiscales", "version", "1.0", NULL);
               add (l, lf, "Leyenda", "textoLeyenda", "Art. 1  \"A\" & <b>",
                    NULL);
-              add (l, lf, "Leyenda", "disposicionFiscal", "LISR",
-                   "norma", "", "textoLeyenda", "dos", NULL);
+              add (l, lf, "Leyenda", "disposicionFiscal", "LISR", "norma", "",
+                   "textoLeyenda", "dos", NULL);
               break;
             }
           case 5:
@@ -489,8 +512,8 @@ test_structures (void **state)
                    "TipoFactor", "Exento", NULL);
               xmlNodePtr re = add (imp, cfdi, "Retenciones", NULL);
               add (re, cfdi, "Retencion", "Base", "1", "Impuesto", "001",
-                   "TipoFactor", "Tasa", "TasaOCuota", "0.1", "Importe",
-                   "0.1", NULL);
+                   "TipoFactor", "Tasa", "TasaOCuota", "0.1", "Importe", "0.1",
+                   NULL);
               break;
             }
           case 9:
@@ -498,7 +521,8 @@ test_structures (void **state)
               /* Comments, CDATA and PIs between elements */
               xmlAddPrevSibling (c1, xmlNewComment (BAD_CAST " c "));
               xmlAddChild (c1, xmlNewCDataBlock (doc, BAD_CAST "cd", 2));
-              xmlAddChild (root, xmlNewDocPI (doc, BAD_CAST "pi", BAD_CAST "x"));
+              xmlAddChild (root,
+                           xmlNewDocPI (doc, BAD_CAST "pi", BAD_CAST "x"));
               break;
             }
           case 10:
@@ -513,17 +537,16 @@ test_structures (void **state)
               xmlNodePtr pg = add (comp, p, "Pagos", "Version", "2.0", NULL);
               add (pg, p, "Totales", "TotalRetencionesIVA", "1",
                    "TotalRetencionesISR", "2", "MontoTotalPagos", "10", NULL);
-              xmlNodePtr pa = add (pg, p, "Pago", "FechaPago", "2024-01-01T00:00:00",
-                                   "FormaDePagoP", "03", "MonedaP", "USD",
-                                   "TipoCambioP", "17.5", "Monto", "10",
-                                   "TipoCadPago", "01", "CertPago", "Y",
-                                   "CadPago", " a  b ", "SelloPago", "Z", NULL);
-              xmlNodePtr dr = add (pa, p, "DoctoRelacionado", "IdDocumento",
-                                   "d", "MonedaDR", "MXN", "EquivalenciaDR",
-                                   "17.5", "NumParcialidad", "3",
-                                   "ImpSaldoAnt", "1", "ImpPagado", "1",
-                                   "ImpSaldoInsoluto", "0", "ObjetoImpDR",
-                                   "02", NULL);
+              xmlNodePtr pa = add (
+                  pg, p, "Pago", "FechaPago", "2024-01-01T00:00:00",
+                  "FormaDePagoP", "03", "MonedaP", "USD", "TipoCambioP",
+                  "17.5", "Monto", "10", "TipoCadPago", "01", "CertPago", "Y",
+                  "CadPago", " a  b ", "SelloPago", "Z", NULL);
+              xmlNodePtr dr = add (
+                  pa, p, "DoctoRelacionado", "IdDocumento", "d", "MonedaDR",
+                  "MXN", "EquivalenciaDR", "17.5", "NumParcialidad", "3",
+                  "ImpSaldoAnt", "1", "ImpPagado", "1", "ImpSaldoInsoluto",
+                  "0", "ObjetoImpDR", "02", NULL);
               xmlNodePtr idr = add (dr, p, "ImpuestosDR", NULL);
               xmlNodePtr rdr = add (idr, p, "RetencionesDR", NULL);
               add (rdr, p, "RetencionDR", "BaseDR", "1", "ImpuestoDR", "002",
@@ -560,7 +583,7 @@ test_structures (void **state)
 static void
 test_refusals (void **state)
 {
-  (void) state;
+  (void)state;
   xmlDocPtr doc = load_sample (sample_names[0]);
   xmlNodePtr root = xmlDocGetRootElement (doc);
   xmlNodePtr comp = child (root, "Complemento");
@@ -577,8 +600,8 @@ test_refusals (void **state)
   xmlFreeNode (n);
   /* a concept complement */
   xmlNodePtr c1 = child (child (root, "Conceptos"), "Concepto");
-  xmlNodePtr cc = xmlNewChild (c1, root->ns, BAD_CAST "ComplementoConcepto",
-                               NULL);
+  xmlNodePtr cc
+      = xmlNewChild (c1, root->ns, BAD_CAST "ComplementoConcepto", NULL);
   xmlNsPtr iedu = xmlNewNs (root, BAD_CAST "http://www.sat.gob.mx/iedu",
                             BAD_CAST "iedu");
   xmlNewChild (cc, iedu, BAD_CAST "instEducativas", NULL);
@@ -601,7 +624,7 @@ test_refusals (void **state)
 static int
 cmp_str (const void *a, const void *b)
 {
-  return strcmp (*(char *const *) a, *(char *const *) b);
+  return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 int
@@ -614,8 +637,9 @@ main (void)
 
   xsltSetGenericErrorFunc (NULL, quiet); /* "only 1.1 features" notices */
   xmlSetGenericErrorFunc (NULL, quiet);
-  snprintf (path, sizeof path, "%s" SAT_CFD
-            "4/cadenaoriginal_4_0/cadenaoriginal_4_0.xslt", shared);
+  snprintf (path, sizeof path,
+            "%s" SAT_CFD "4/cadenaoriginal_4_0/cadenaoriginal_4_0.xslt",
+            shared);
   xslt_40 = xsltParseStylesheetFile (BAD_CAST path);
   snprintf (path, sizeof path, "%s/sat/cadenaoriginal_TFD_1_1-in-cfdi.xslt",
             shared);

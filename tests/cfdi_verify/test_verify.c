@@ -20,7 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -87,7 +88,7 @@ expect (const struct cfdi_report *r, const char *name,
     {
       dump_report (r, what);
       fail_msg ("%s: check %s: expected status %d, got %d", what, name, st,
-                c ? (int) c->status : -1);
+                c ? (int)c->status : -1);
     }
 }
 
@@ -124,11 +125,11 @@ struct signer
 static int
 pass_cb (char *buf, int size, int rw, void *u)
 {
-  (void) rw;
-  int n = (int) strlen (u);
+  (void)rw;
+  int n = (int)strlen (u);
   if (n > size)
     n = size;
-  memcpy (buf, u, (size_t) n);
+  memcpy (buf, u, (size_t)n);
   return n;
 }
 
@@ -136,7 +137,7 @@ static char *
 b64 (const unsigned char *d, size_t n)
 {
   char *s = malloc (4 * ((n + 2) / 3) + 1);
-  EVP_EncodeBlock ((unsigned char *) s, d, (int) n);
+  EVP_EncodeBlock ((unsigned char *)s, d, (int)n);
   return s;
 }
 
@@ -148,21 +149,21 @@ signer_load (struct signer *s, const char *dir, const char *rfc)
   snprintf (path, sizeof path, "%s/sat/csd/%s/%s.key", shared, dir, rfc);
   char *k = slurp (path, &len);
   assert_non_null (k);
-  BIO *b = BIO_new_mem_buf (k, (int) len);
-  s->key = d2i_PKCS8PrivateKey_bio (b, NULL, pass_cb, (void *) "12345678a");
+  BIO *b = BIO_new_mem_buf (k, (int)len);
+  s->key = d2i_PKCS8PrivateKey_bio (b, NULL, pass_cb, (void *)"12345678a");
   BIO_free (b);
   free (k);
   assert_non_null (s->key);
   snprintf (path, sizeof path, "%s/sat/csd/%s/%s.cer", shared, dir, rfc);
   char *c = slurp (path, &len);
   assert_non_null (c);
-  s->cert_b64 = b64 ((unsigned char *) c, len);
-  const unsigned char *p = (unsigned char *) c;
-  X509 *x = d2i_X509 (NULL, &p, (long) len);
+  s->cert_b64 = b64 ((unsigned char *)c, len);
+  const unsigned char *p = (unsigned char *)c;
+  X509 *x = d2i_X509 (NULL, &p, (long)len);
   assert_non_null (x);
   const ASN1_INTEGER *sn = X509_get0_serialNumber (x);
   snprintf (s->no, sizeof s->no, "%.*s", ASN1_STRING_length (sn),
-            (const char *) ASN1_STRING_get0_data (sn));
+            (const char *)ASN1_STRING_get0_data (sn));
   X509_free (x);
   free (c);
 }
@@ -175,9 +176,8 @@ sign_b64 (EVP_PKEY *key, const char *data, size_t len)
   size_t sl = sizeof sig;
   assert_int_equal (EVP_DigestSignInit (md, NULL, EVP_sha256 (), NULL, key),
                     1);
-  assert_int_equal (EVP_DigestSign (md, sig, &sl, (const unsigned char *) data,
-                                    len),
-                    1);
+  assert_int_equal (
+      EVP_DigestSign (md, sig, &sl, (const unsigned char *)data, len), 1);
   EVP_MD_CTX_free (md);
   return b64 (sig, sl);
 }
@@ -186,7 +186,7 @@ static xmlNodePtr
 child (xmlNodePtr n, const char *name)
 {
   for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
-    if (c->type == XML_ELEMENT_NODE && strcmp ((char *) c->name, name) == 0)
+    if (c->type == XML_ELEMENT_NODE && strcmp ((char *)c->name, name) == 0)
       return c;
   return NULL;
 }
@@ -222,7 +222,7 @@ verify_doc_bytes (xmlDocPtr doc, struct cfdi_report *rep)
   xmlChar *mem = NULL;
   int len = 0;
   xmlDocDumpMemoryEnc (doc, &mem, &len, "UTF-8");
-  bool ok = cfdi_verify_buffer ((char *) mem, (size_t) len, rep);
+  bool ok = cfdi_verify_buffer ((char *)mem, (size_t)len, rep);
   xmlFree (mem);
   return ok;
 }
@@ -238,7 +238,7 @@ static struct signer eku, xia;
 static void
 test_samples_pass (void **state)
 {
-  (void) state;
+  (void)state;
   int stamped = 0;
   for (int i = 0; i < n_samples; i++)
     {
@@ -250,8 +250,9 @@ test_samples_pass (void **state)
           dump_report (&r, sample_names[i]);
           fail_msg ("%s does not verify", sample_names[i]);
         }
-      static const char *const names[]
-          = { "parse", "xsd", "cadena", "certificado", "sello", "rfc", "fecha" };
+      static const char *const names[] = { "parse",       "xsd",   "cadena",
+                                           "certificado", "sello", "rfc",
+                                           "fecha" };
       for (size_t k = 0; k < sizeof names / sizeof *names; k++)
         expect (&r, names[k], CFDI_CHECK_OK, sample_names[i]);
       if (r.stamped)
@@ -275,18 +276,18 @@ test_samples_pass (void **state)
 static void
 test_one_char_changed (void **state)
 {
-  (void) state;
+  (void)state;
   static const struct
   {
     const char *marker;
     int skip;
     const char *fails;
   } edits[] = {
-    { " Total=\"", 0, "sello" },         /* an amount */
+    { " Total=\"", 0, "sello" }, /* an amount */
     { " SubTotal=\"", 0, "sello" },
-    { " Nombre=\"", 1, "sello" },        /* Emisor's name */
-    { " Descripcion=\"", 2, "sello" },   /* an item's description */
-    { " Sello=\"", 10, "sello" },        /* the seal itself */
+    { " Nombre=\"", 1, "sello" },      /* Emisor's name */
+    { " Descripcion=\"", 2, "sello" }, /* an item's description */
+    { " Sello=\"", 10, "sello" },      /* the seal itself */
   };
   int n = 0;
   for (int i = 0; i < n_samples; i++)
@@ -295,8 +296,8 @@ test_one_char_changed (void **state)
         size_t len = 0;
         char *x = sample_bytes (i, &len);
         char what[300];
-        snprintf (what, sizeof what, "%s with %s+%d changed",
-                  sample_names[i], edits[k].marker, edits[k].skip);
+        snprintf (what, sizeof what, "%s with %s+%d changed", sample_names[i],
+                  edits[k].marker, edits[k].skip);
         assert_true (mutate_after (x, len, edits[k].marker, edits[k].skip));
         struct cfdi_report r;
         if (cfdi_verify_buffer (x, len, &r))
@@ -338,13 +339,18 @@ test_one_char_changed (void **state)
 static void
 test_resealed_names (void **state)
 {
-  (void) state;
+  (void)state;
   static const char *const names[] = {
-    "JOS\xc3\x89 NU\xc3\x91" "EZ PE\xc3\x91" "A",
+    "JOS\xc3\x89 NU\xc3\x91"
+    "EZ PE\xc3\x91"
+    "A",
     "A & B <C> \"D\" 'E'",
     "  ESPACIOS   AL   INICIO Y FINAL  ",
     "TAB\tY\nSALTO",
-    "\xc3\x91" "O\xc3\x91" "O & C\xc3\x8d" "A > 1",
+    "\xc3\x91"
+    "O\xc3\x91"
+    "O & C\xc3\x8d"
+    "A > 1",
   };
   for (int i = 0; i < n_samples; i++)
     for (size_t k = 0; k < sizeof names / sizeof *names; k++)
@@ -384,7 +390,7 @@ test_resealed_names (void **state)
 static void
 test_certificate_rules (void **state)
 {
-  (void) state;
+  (void)state;
   char path[1400];
   snprintf (path, sizeof path, "%s/pago20-sealed.xml", samples_dir);
   struct cfdi_report r;
@@ -404,8 +410,7 @@ test_certificate_rules (void **state)
   /* sealed with a certificate expired before Fecha */
   doc = xmlReadFile (path, NULL, XML_PARSE_NONET);
   root = xmlDocGetRootElement (doc);
-  xmlSetProp (child (root, "Emisor"), BAD_CAST "Rfc",
-              BAD_CAST "XIA190128J61");
+  xmlSetProp (child (root, "Emisor"), BAD_CAST "Rfc", BAD_CAST "XIA190128J61");
   xmlSetProp (root, BAD_CAST "Fecha", BAD_CAST "2023-06-18T14:15:16");
   reseal (doc, &xia);
   assert_false (verify_doc_bytes (doc, &r));
@@ -454,18 +459,18 @@ test_certificate_rules (void **state)
     X509_gmtime_adj (X509_getm_notAfter (x), 86400L * 3650);
     X509_NAME *nm = X509_get_subject_name (x);
     X509_NAME_add_entry_by_txt (nm, "CN", MBSTRING_ASC,
-                                (const unsigned char *) "ESCUELA KEMPER", -1,
+                                (const unsigned char *)"ESCUELA KEMPER", -1,
                                 -1, 0);
     X509_NAME_add_entry_by_NID (nm, NID_x500UniqueIdentifier, MBSTRING_ASC,
-                                (const unsigned char *) "EKU9003173C9 / "
-                                                        "VADA800927DJ3",
+                                (const unsigned char *)"EKU9003173C9 / "
+                                                       "VADA800927DJ3",
                                 -1, -1, 0);
     X509_set_issuer_name (x, nm);
     X509_set_pubkey (x, k);
     assert_true (X509_sign (x, k, EVP_sha256 ()) > 0);
     unsigned char *der = NULL;
     int dl = i2d_X509 (x, &der);
-    struct signer fiel = { k, b64 (der, (size_t) dl), "30001000000500009999" };
+    struct signer fiel = { k, b64 (der, (size_t)dl), "30001000000500009999" };
     OPENSSL_free (der);
     X509_free (x);
     xmlDocPtr d2 = xmlReadFile (path, NULL, XML_PARSE_NONET);
@@ -494,14 +499,14 @@ make_cert (EVP_PKEY *key, const char *no)
   X509 *x = X509_new ();
   X509_set_version (x, 2);
   ASN1_INTEGER *sn = ASN1_INTEGER_new ();
-  ASN1_STRING_set (sn, no, (int) strlen (no));
+  ASN1_STRING_set (sn, no, (int)strlen (no));
   X509_set_serialNumber (x, sn);
   ASN1_INTEGER_free (sn);
   X509_gmtime_adj (X509_getm_notBefore (x), -86400L * 3650);
   X509_gmtime_adj (X509_getm_notAfter (x), 86400L * 3650);
   X509_NAME *nm = X509_get_subject_name (x);
   X509_NAME_add_entry_by_txt (nm, "CN", MBSTRING_ASC,
-                              (const unsigned char *) "FACTURO SANDBOX TEST",
+                              (const unsigned char *)"FACTURO SANDBOX TEST",
                               -1, -1, 0);
   X509_set_issuer_name (x, nm);
   X509_set_pubkey (x, key);
@@ -516,7 +521,7 @@ write_der (const char *path, X509 *x)
   int n = i2d_X509 (x, &der);
   FILE *f = fopen (path, "wb");
   assert_non_null (f);
-  fwrite (der, 1, (size_t) n, f);
+  fwrite (der, 1, (size_t)n, f);
   fclose (f);
   OPENSSL_free (der);
 }
@@ -539,13 +544,13 @@ stamp (xmlDocPtr doc, EVP_PKEY *key, const char *no)
     }
   xmlNsPtr ns = xmlNewNs (comp, BAD_CAST CFDI_NS_TFD11, BAD_CAST "tfd");
   xmlNodePtr t = xmlNewChild (comp, ns, BAD_CAST "TimbreFiscalDigital", NULL);
-  xmlNsPtr xsi = xmlSearchNsByHref (doc, root,
-      BAD_CAST "http://www.w3.org/2001/XMLSchema-instance");
+  xmlNsPtr xsi = xmlSearchNsByHref (
+      doc, root, BAD_CAST "http://www.w3.org/2001/XMLSchema-instance");
   if (xsi)
     xmlSetNsProp (t, xsi, BAD_CAST "schemaLocation",
                   BAD_CAST "http://www.sat.gob.mx/TimbreFiscalDigital "
-                  "http://www.sat.gob.mx/sitio_internet/cfd/"
-                  "TimbreFiscalDigital/TimbreFiscalDigitalv11.xsd");
+                           "http://www.sat.gob.mx/sitio_internet/cfd/"
+                           "TimbreFiscalDigital/TimbreFiscalDigitalv11.xsd");
   xmlSetProp (t, BAD_CAST "Version", BAD_CAST "1.1");
   xmlSetProp (t, BAD_CAST "UUID",
               BAD_CAST "6F3E1D2C-0B4A-4C5D-8E7F-9A0B1C2D3E4F");
@@ -571,7 +576,7 @@ stamp (xmlDocPtr doc, EVP_PKEY *key, const char *no)
 static void
 test_sandbox_stamp (void **state)
 {
-  (void) state;
+  (void)state;
   EVP_PKEY *key = EVP_RSA_gen (2048);
   assert_non_null (key);
   X509 *x = make_cert (key, "99999000000000000042");
@@ -637,7 +642,7 @@ test_sandbox_stamp (void **state)
 static void
 test_hostile_input (void **state)
 {
-  (void) state;
+  (void)state;
   struct cfdi_report r;
   static const struct
   {
@@ -657,8 +662,8 @@ test_hostile_input (void **state)
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     {
-      assert_false (cfdi_verify_buffer (cases[i].xml, strlen (cases[i].xml),
-                                        &r));
+      assert_false (
+          cfdi_verify_buffer (cases[i].xml, strlen (cases[i].xml), &r));
       assert_int_equal (r.n, 1);
       expect (&r, "parse", CFDI_CHECK_FAIL, cases[i].xml);
       assert_string_equal (r.checks[0].code, cases[i].code);
@@ -697,7 +702,7 @@ test_hostile_input (void **state)
 static void
 test_complements (void **state)
 {
-  (void) state;
+  (void)state;
   char sp[1400];
   snprintf (sp, sizeof sp, "%s/pago20-sealed.xml", samples_dir);
   xmlDocPtr doc = xmlReadFile (sp, NULL, XML_PARSE_NONET);
@@ -740,8 +745,8 @@ verify_all (void *arg)
           bad++;
         free (x);
       }
-  (void) arg;
-  return (void *) bad;
+  (void)arg;
+  return (void *)bad;
 }
 
 /* Thread safety: the schema is compiled once and shared; four threads
@@ -750,7 +755,7 @@ verify_all (void *arg)
 static void
 test_threads (void **state)
 {
-  (void) state;
+  (void)state;
   pthread_t th[4];
   for (int i = 0; i < 4; i++)
     assert_int_equal (pthread_create (&th[i], NULL, verify_all, NULL), 0);
@@ -758,7 +763,7 @@ test_threads (void **state)
     {
       void *bad;
       pthread_join (th[i], &bad);
-      assert_int_equal ((long) bad, 0);
+      assert_int_equal ((long)bad, 0);
     }
 }
 
@@ -773,7 +778,7 @@ link_into (const char *target, const char *name)
 static int
 cmp_str (const void *a, const void *b)
 {
-  return strcmp (*(char *const *) a, *(char *const *) b);
+  return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 int

@@ -32,15 +32,15 @@ static xsltStylesheetPtr oracle;
 static void
 quiet (void *ctx, const char *msg, ...)
 {
-  (void) ctx;
-  (void) msg;
+  (void)ctx;
+  (void)msg;
 }
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  (void) argc;
-  (void) argv;
+  (void)argc;
+  (void)argv;
   const char *shared = getenv ("FACTURO_SHARED");
   xsltSetGenericErrorFunc (NULL, quiet);
   xmlSetGenericErrorFunc (NULL, quiet);
@@ -64,8 +64,8 @@ find_tfd (xmlNodePtr n, int depth)
   for (; n != NULL && depth < 80; n = n->next)
     {
       if (n->type == XML_ELEMENT_NODE && n->ns != NULL
-          && strcmp ((const char *) n->ns->href, CFDI_NS_TFD11) == 0
-          && strcmp ((const char *) n->name, "TimbreFiscalDigital") == 0)
+          && strcmp ((const char *)n->ns->href, CFDI_NS_TFD11) == 0
+          && strcmp ((const char *)n->name, "TimbreFiscalDigital") == 0)
         return n;
       xmlNodePtr t = find_tfd (n->children, depth + 1);
       if (t != NULL)
@@ -78,7 +78,7 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct ferr e;
-  xmlDocPtr doc = cfdi_parse_untrusted ((const char *) data, size, &e);
+  xmlDocPtr doc = cfdi_parse_untrusted ((const char *)data, size, &e);
   if (doc == NULL)
     return 0;
   xmlNodePtr root = xmlDocGetRootElement (doc);
@@ -90,11 +90,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       int len = 0;
       if (res != NULL && xsltSaveResultToString (&s, &len, res, oracle) == 0)
         {
-          if ((size_t) len != cad.len
+          if ((size_t)len != cad.len
               || (len > 0 && memcmp (s, cad.data, cad.len) != 0))
             {
               fprintf (stderr, "native: %s\nxslt:   %.*s\n", cad.data, len,
-                       s ? (const char *) s : "");
+                       s ? (const char *)s : "");
               abort ();
             }
         }
