@@ -35,7 +35,7 @@ now (void)
 static void *
 run (void *arg)
 {
-  double end = *(double *) arg;
+  double end = *(double *)arg;
   struct ferr e;
   while (now () < end)
     {
@@ -65,26 +65,29 @@ measure (int threads)
     pthread_join (t[i], NULL);
   double el = now () - start;
   long n = atomic_load (&done_count);
-  printf ("pdf: %d thread%s: %ld PDFs in %.2f s = %.1f PDFs/s (%.2f ms each, %zu bytes avg)\n",
-          threads, threads == 1 ? "" : "s", n, el, n / el, el * 1000 * threads / n,
-          n ? atomic_load (&bytes) / (size_t) n : 0);
+  printf ("pdf: %d thread%s: %ld PDFs in %.2f s = %.1f PDFs/s (%.2f ms each, "
+          "%zu bytes avg)\n",
+          threads, threads == 1 ? "" : "s", n, el, n / el,
+          el * 1000 * threads / n, n ? atomic_load (&bytes) / (size_t)n : 0);
 }
 
 int
 main (int argc, char **argv)
 {
   char path[1024] = "";
-  int threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
+  int threads = (int)sysconf (_SC_NPROCESSORS_ONLN);
   for (int i = 1; i < argc; i++)
     if (strcmp (argv[i], "--seconds") == 0 && i + 1 < argc)
       seconds = atof (argv[++i]);
     else if (strcmp (argv[i], "--threads") == 0 && i + 1 < argc)
       threads = atoi (argv[++i]);
     else if (strcmp (argv[i], "--paper") == 0 && i + 1 < argc)
-      opt.paper = strcmp (argv[++i], "a4") == 0 ? PDF_PAPER_A4 : PDF_PAPER_LETTER;
+      opt.paper
+          = strcmp (argv[++i], "a4") == 0 ? PDF_PAPER_A4 : PDF_PAPER_LETTER;
     else if (strcmp (argv[i], "--help") == 0)
       {
-        puts ("usage: bench_pdf [FILE.xml] [--seconds S] [--threads T] [--paper a4|letter]");
+        puts ("usage: bench_pdf [FILE.xml] [--seconds S] [--threads T] "
+              "[--paper a4|letter]");
         return 0;
       }
     else
@@ -92,7 +95,8 @@ main (int argc, char **argv)
   if (!*path)
     {
       const char *sh = getenv ("FACTURO_SHARED");
-      snprintf (path, sizeof path, "%s/sat/samples/ingreso-real-production.xml",
+      snprintf (path, sizeof path,
+                "%s/sat/samples/ingreso-real-production.xml",
                 sh ? sh : "../shared");
     }
   if (threads < 1 || threads > 256 || seconds <= 0)

@@ -14,22 +14,46 @@
 #include "core/money.h"
 
 static const char *const units[30] = {
-  "",           "UNO",          "DOS",         "TRES",       "CUATRO",
-  "CINCO",      "SEIS",         "SIETE",       "OCHO",       "NUEVE",
-  "DIEZ",       "ONCE",         "DOCE",        "TRECE",      "CATORCE",
-  "QUINCE",     "DIECISÉIS",    "DIECISIETE",  "DIECIOCHO",  "DIECINUEVE",
-  "VEINTE",     "VEINTIUNO",    "VEINTIDÓS",   "VEINTITRÉS", "VEINTICUATRO",
-  "VEINTICINCO", "VEINTISÉIS",  "VEINTISIETE", "VEINTIOCHO", "VEINTINUEVE",
+  "",
+  "UNO",
+  "DOS",
+  "TRES",
+  "CUATRO",
+  "CINCO",
+  "SEIS",
+  "SIETE",
+  "OCHO",
+  "NUEVE",
+  "DIEZ",
+  "ONCE",
+  "DOCE",
+  "TRECE",
+  "CATORCE",
+  "QUINCE",
+  "DIECISÉIS",
+  "DIECISIETE",
+  "DIECIOCHO",
+  "DIECINUEVE",
+  "VEINTE",
+  "VEINTIUNO",
+  "VEINTIDÓS",
+  "VEINTITRÉS",
+  "VEINTICUATRO",
+  "VEINTICINCO",
+  "VEINTISÉIS",
+  "VEINTISIETE",
+  "VEINTIOCHO",
+  "VEINTINUEVE",
 };
 
 static const char *const tens[10] = {
-  "", "", "", "TREINTA", "CUARENTA", "CINCUENTA", "SESENTA", "SETENTA",
-  "OCHENTA", "NOVENTA",
+  "",          "",        "",        "TREINTA", "CUARENTA",
+  "CINCUENTA", "SESENTA", "SETENTA", "OCHENTA", "NOVENTA",
 };
 
 static const char *const hundreds[10] = {
-  "",           "CIENTO",       "DOSCIENTOS",  "TRESCIENTOS", "CUATROCIENTOS",
-  "QUINIENTOS", "SEISCIENTOS",  "SETECIENTOS", "OCHOCIENTOS", "NOVECIENTOS",
+  "",           "CIENTO",      "DOSCIENTOS",  "TRESCIENTOS", "CUATROCIENTOS",
+  "QUINIENTOS", "SEISCIENTOS", "SETECIENTOS", "OCHOCIENTOS", "NOVECIENTOS",
 };
 
 /* Appends a space unless out is empty or already ends in one. */
@@ -125,13 +149,13 @@ words_number (uint64_t n, bool apocope, struct buf *out)
       else
         {
           /* p < 10^6 here, except for trillones where p <= 18. */
-          below_million ((unsigned) p, true, out, start);
+          below_million ((unsigned)p, true, out, start);
           buf_putc (out, ' ');
           buf_puts (out, scales[i].many);
         }
     }
   if (n > 0)
-    below_million ((unsigned) n, apocope, out, start);
+    below_million ((unsigned)n, apocope, out, start);
 }
 
 void
@@ -154,12 +178,12 @@ words_amount (int64_t micros, const char *currency, struct buf *out)
   if (r < 0)
     {
       buf_puts (out, "MENOS ");
-      a = (uint64_t) 0 - (uint64_t) r;
+      a = (uint64_t)0 - (uint64_t)r;
     }
   else
-    a = (uint64_t) r;
-  whole = a / (uint64_t) MONEY_SCALE;
-  cents = (unsigned) ((a % (uint64_t) MONEY_SCALE) / 10000);
+    a = (uint64_t)r;
+  whole = a / (uint64_t)MONEY_SCALE;
+  cents = (unsigned)((a % (uint64_t)MONEY_SCALE) / 10000);
 
   for (k = 0; k < sizeof names / sizeof names[0]; k++)
     if (strcmp (code, names[k].code) == 0)

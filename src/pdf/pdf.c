@@ -55,11 +55,11 @@
 /* Sizes in points. */
 #define MARGIN 36.0f
 #define FOOTER 16.0f
-#define FS 7.5f    /* body text */
-#define LH 9.2f    /* body line height */
-#define FS_S 6.5f  /* small text: tax lines, labels */
+#define FS 7.5f   /* body text */
+#define LH 9.2f   /* body line height */
+#define FS_S 6.5f /* small text: tax lines, labels */
 #define LH_S 7.8f
-#define FS_M 5.8f  /* seals */
+#define FS_M 5.8f /* seals */
 #define LH_M 7.0f
 
 /* ------------------------------------------------------------------ */
@@ -71,22 +71,22 @@ struct table;
 struct doc
 {
   HPDF_Doc pdf;
-  HPDF_STATUS hpdf_error;   /* first libharu error, 0 = none */
+  HPDF_STATUS hpdf_error; /* first libharu error, 0 = none */
   HPDF_STATUS hpdf_detail;
-  HPDF_Font f, fb;          /* regular, bold */
+  HPDF_Font f, fb; /* regular, bold */
   HPDF_Image logo;
-  float pw, ph;             /* page size */
+  float pw, ph; /* page size */
   float left, right, bottom;
-  float y;                  /* next baseline area top, from the bottom */
-  bool fresh;               /* nothing drawn on this page's body yet */
+  float y;    /* next baseline area top, from the bottom */
+  bool fresh; /* nothing drawn on this page's body yet */
   HPDF_Page page;
   HPDF_Page *pages;
   size_t npages, cap_pages;
-  bool void_stamp;          /* draw SIN VALIDEZ FISCAL */
+  bool void_stamp;           /* draw SIN VALIDEZ FISCAL */
   const struct table *table; /* open table: its header repeats */
 
   xmlNodePtr root, emisor, receptor, tfd, pagos;
-  char **strs;              /* attribute copies, freed at the end */
+  char **strs; /* attribute copies, freed at the end */
   size_t nstrs, cap_strs;
 };
 
@@ -118,16 +118,16 @@ A (struct doc *d, xmlNodePtr n, const char *name)
       d->cap_strs = d->cap_strs ? d->cap_strs * 2 : 256;
       d->strs = xrealloc (d->strs, d->cap_strs * sizeof *d->strs);
     }
-  d->strs[d->nstrs++] = (char *) v;
-  return (const char *) v;
+  d->strs[d->nstrs++] = (char *)v;
+  return (const char *)v;
 }
 
 static bool
 is_el (xmlNodePtr n, const char *ns, const char *name)
 {
   return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href
-         && strcmp ((const char *) n->ns->href, ns) == 0
-         && strcmp ((const char *) n->name, name) == 0;
+         && strcmp ((const char *)n->ns->href, ns) == 0
+         && strcmp ((const char *)n->name, name) == 0;
 }
 
 static xmlNodePtr
@@ -162,13 +162,12 @@ tw (HPDF_Font f, float size, const char *s, size_t n)
 {
   if (n == 0)
     return 0;
-  HPDF_TextWidth w = HPDF_Font_TextWidth (f, (const HPDF_BYTE *) s, n);
-  return (float) w.width * size / 1000.0f;
+  HPDF_TextWidth w = HPDF_Font_TextWidth (f, (const HPDF_BYTE *)s, n);
+  return (float)w.width * size / 1000.0f;
 }
 
 static void
-text (struct doc *d, HPDF_Font f, float size, float x, float y,
-      const char *s)
+text (struct doc *d, HPDF_Font f, float size, float x, float y, const char *s)
 {
   if (s == NULL || *s == '\0')
     return;
@@ -233,7 +232,7 @@ wrap (HPDF_Font f, float size, const char *s, float maxw, struct lines *out)
   if (n > MAX_FIELD)
     {
       n = MAX_FIELD;
-      while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+      while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
         n--;
     }
   const char *p = s, *end = s + n;
@@ -249,11 +248,11 @@ wrap (HPDF_Font f, float size, const char *s, float maxw, struct lines *out)
         p++;
       if (w == p)
         break;
-      float ww = tw (f, size, w, (size_t) (p - w));
+      float ww = tw (f, size, w, (size_t)(p - w));
       if (line.len && lw + spw + ww <= maxw)
         {
           buf_putc (&line, ' ');
-          buf_append (&line, w, (size_t) (p - w));
+          buf_append (&line, w, (size_t)(p - w));
           lw += spw + ww;
           continue;
         }
@@ -264,15 +263,15 @@ wrap (HPDF_Font f, float size, const char *s, float maxw, struct lines *out)
         }
       if (ww <= maxw)
         {
-          buf_append (&line, w, (size_t) (p - w));
+          buf_append (&line, w, (size_t)(p - w));
           lw = ww;
           continue;
         }
       for (const char *q = w; q < p;)
         {
-          size_t cl = utf8_len ((unsigned char) *q);
-          if (cl > (size_t) (p - q))
-            cl = (size_t) (p - q);
+          size_t cl = utf8_len ((unsigned char)*q);
+          if (cl > (size_t)(p - q))
+            cl = (size_t)(p - q);
           float cw = tw (f, size, q, cl);
           if (line.len && lw + cw > maxw)
             {
@@ -307,7 +306,7 @@ fmt_money (const char *v, char out[64])
       return;
     }
   const char *dot = strchr (v, '.');
-  int dec = dot ? (int) strlen (dot + 1) : 0;
+  int dec = dot ? (int)strlen (dot + 1) : 0;
   money_format (m, dec < 2 ? 2 : dec, tmp);
   const char *s = tmp;
   char *o = out;
@@ -330,7 +329,8 @@ fmt_rate (const char *factor, const char *v, char out[48])
 {
   int64_t r;
   char tmp[MONEY_BUFSZ];
-  if (strcmp (factor, "Tasa") == 0 && money_parse (v, &r) && r < INT64_MAX / 100)
+  if (strcmp (factor, "Tasa") == 0 && money_parse (v, &r)
+      && r < INT64_MAX / 100)
     snprintf (out, 48, "%s%%", money_format_min (r * 100, 0, tmp));
   else
     snprintf (out, 48, "%s", v);
@@ -366,8 +366,8 @@ coded (struct buf *b, const char *code, const char *desc)
 struct col
 {
   const char *title;
-  float w;       /* fraction of the content width */
-  bool right;    /* right-aligned */
+  float w;    /* fraction of the content width */
+  bool right; /* right-aligned */
 };
 
 struct table
@@ -440,12 +440,18 @@ voucher_title (const char *type)
 {
   switch (type[0])
     {
-    case 'I': return "FACTURA";
-    case 'E': return "NOTA DE CRÉDITO";
-    case 'T': return "TRASLADO";
-    case 'N': return "NÓMINA";
-    case 'P': return "RECIBO ELECTRÓNICO DE PAGO";
-    default: return "CFDI";
+    case 'I':
+      return "FACTURA";
+    case 'E':
+      return "NOTA DE CRÉDITO";
+    case 'T':
+      return "TRASLADO";
+    case 'N':
+      return "NÓMINA";
+    case 'P':
+      return "RECIBO ELECTRÓNICO DE PAGO";
+    default:
+      return "CFDI";
     }
 }
 
@@ -459,9 +465,11 @@ page_header (struct doc *d)
 
   if (d->logo)
     {
-      float iw = HPDF_Image_GetWidth (d->logo), ih = HPDF_Image_GetHeight (d->logo);
+      float iw = HPDF_Image_GetWidth (d->logo),
+            ih = HPDF_Image_GetHeight (d->logo);
       float sc = fminf (105 / iw, 52 / ih);
-      HPDF_Page_DrawImage (d->page, d->logo, x, top - ih * sc, iw * sc, ih * sc);
+      HPDF_Page_DrawImage (d->page, d->logo, x, top - ih * sc, iw * sc,
+                           ih * sc);
       x += 112;
     }
 
@@ -495,7 +503,8 @@ page_header (struct doc *d)
 
   /* document box */
   yr = top - 10;
-  text (d, d->fb, 9.5f, xr + 6, yr, voucher_title (A (d, d->root, "TipoDeComprobante")));
+  text (d, d->fb, 9.5f, xr + 6, yr,
+        voucher_title (A (d, d->root, "TipoDeComprobante")));
   yr -= 11;
   if (d->void_stamp)
     {
@@ -511,7 +520,8 @@ page_header (struct doc *d)
               ct ? ct->description : "");
   text (d, d->f, FS_S, xr + 6, yr, b.data);
   yr -= LH;
-  const char *serie = A (d, d->root, "Serie"), *folio = A (d, d->root, "Folio");
+  const char *serie = A (d, d->root, "Serie"),
+             *folio = A (d, d->root, "Folio");
   if (*serie || *folio)
     {
       buf_reset (&b);
@@ -521,14 +531,16 @@ page_header (struct doc *d)
     }
   text (d, d->fb, FS_S, xr + 6, yr, "Folio fiscal (UUID):");
   yr -= LH_S;
-  text (d, d->f, FS, xr + 6, yr, d->tfd ? A (d, d->tfd, "UUID") : "(no timbrado)");
+  text (d, d->f, FS, xr + 6, yr,
+        d->tfd ? A (d, d->tfd, "UUID") : "(no timbrado)");
   yr -= LH;
   buf_reset (&b);
   buf_printf (&b, "Fecha de emisión: %s", A (d, d->root, "Fecha"));
   text (d, d->f, FS, xr + 6, yr, b.data);
   yr -= LH;
   buf_reset (&b);
-  buf_printf (&b, "Lugar de expedición: %s", A (d, d->root, "LugarExpedicion"));
+  buf_printf (&b, "Lugar de expedición: %s",
+              A (d, d->root, "LugarExpedicion"));
   text (d, d->f, FS, xr + 6, yr, b.data);
   yr -= LH;
   HPDF_Page_SetGrayStroke (d->page, 0.6f);
@@ -555,7 +567,8 @@ new_page (struct doc *d)
       return;
     }
   d->page = HPDF_AddPage (d->pdf);
-  HPDF_Page_SetSize (d->page, d->pw < 600 ? HPDF_PAGE_SIZE_A4 : HPDF_PAGE_SIZE_LETTER,
+  HPDF_Page_SetSize (d->page,
+                     d->pw < 600 ? HPDF_PAGE_SIZE_A4 : HPDF_PAGE_SIZE_LETTER,
                      HPDF_PAGE_PORTRAIT);
   if (d->npages == d->cap_pages)
     {
@@ -661,34 +674,43 @@ parties (struct doc *d)
   xmlNodePtr r = d->receptor;
   yl = kv (d, xl, yl, half, "Nombre:", A (d, r, "Nombre"));
   yl = kv (d, xl, yl, half, "RFC:", A (d, r, "Rfc"));
-  yl = kv (d, xl, yl, half, "Domicilio fiscal (C.P.):",
-           A (d, r, "DomicilioFiscalReceptor"));
+  yl = kv (d, xl, yl, half,
+           "Domicilio fiscal (C.P.):", A (d, r, "DomicilioFiscalReceptor"));
   const char *reg = A (d, r, "RegimenFiscalReceptor");
   const struct catalog_regime *cr = catalog_regime (reg);
-  yl = kv (d, xl, yl, half, "Régimen fiscal:", coded (&b, reg, cr ? cr->description : NULL));
+  yl = kv (d, xl, yl, half,
+           "Régimen fiscal:", coded (&b, reg, cr ? cr->description : NULL));
   const char *uso = A (d, r, "UsoCFDI");
   const struct catalog_use *cu = catalog_use (uso);
-  yl = kv (d, xl, yl, half, "Uso del CFDI:", coded (&b, uso, cu ? cu->description : NULL));
+  yl = kv (d, xl, yl, half,
+           "Uso del CFDI:", coded (&b, uso, cu ? cu->description : NULL));
   const char *res = A (d, r, "ResidenciaFiscal");
   const struct catalog_country *cc = catalog_country (res);
-  yl = kv (d, xl, yl, half, "Residencia fiscal:", coded (&b, res, cc ? cc->name : NULL));
-  yl = kv (d, xl, yl, half, "Núm. registro tributario:", A (d, r, "NumRegIdTrib"));
+  yl = kv (d, xl, yl, half,
+           "Residencia fiscal:", coded (&b, res, cc ? cc->name : NULL));
+  yl = kv (d, xl, yl, half,
+           "Núm. registro tributario:", A (d, r, "NumRegIdTrib"));
 
   xmlNodePtr c = d->root;
   const char *fp = A (d, c, "FormaPago");
   const struct catalog_payment_form *cf = catalog_payment_form (fp);
-  yr = kv (d, xr, yr, half, "Forma de pago:", coded (&b, fp, cf ? cf->description : NULL));
+  yr = kv (d, xr, yr, half,
+           "Forma de pago:", coded (&b, fp, cf ? cf->description : NULL));
   const char *mp = A (d, c, "MetodoPago");
   const struct catalog_entry *cm = catalog_payment_method (mp);
-  yr = kv (d, xr, yr, half, "Método de pago:", coded (&b, mp, cm ? cm->description : NULL));
+  yr = kv (d, xr, yr, half,
+           "Método de pago:", coded (&b, mp, cm ? cm->description : NULL));
   const char *mon = A (d, c, "Moneda");
   const struct catalog_currency *cy = catalog_currency (mon);
-  yr = kv (d, xr, yr, half, "Moneda:", coded (&b, mon, cy ? cy->description : NULL));
+  yr = kv (d, xr, yr, half,
+           "Moneda:", coded (&b, mon, cy ? cy->description : NULL));
   yr = kv (d, xr, yr, half, "Tipo de cambio:", A (d, c, "TipoCambio"));
   const char *ex = A (d, c, "Exportacion");
   const struct catalog_entry *ce = catalog_export (ex);
-  yr = kv (d, xr, yr, half, "Exportación:", coded (&b, ex, ce ? ce->description : NULL));
-  yr = kv (d, xr, yr, half, "Condiciones de pago:", A (d, c, "CondicionesDePago"));
+  yr = kv (d, xr, yr, half,
+           "Exportación:", coded (&b, ex, ce ? ce->description : NULL));
+  yr = kv (d, xr, yr, half,
+           "Condiciones de pago:", A (d, c, "CondicionesDePago"));
   yr = kv (d, xr, yr, half, "Confirmación:", A (d, c, "Confirmacion"));
 
   d->y = fminf (yl, yr) + 7.5f - 3;
@@ -763,8 +785,8 @@ tax_lines (struct doc *d, xmlNodePtr imp, const char *ns, const char *sfx,
 }
 
 static const struct col concept_cols[] = {
-  { "Clave", 0.09f, false },      { "Cantidad", 0.08f, true },
-  { "Unidad", 0.10f, false },     { "Descripción", 0.37f, false },
+  { "Clave", 0.09f, false },         { "Cantidad", 0.08f, true },
+  { "Unidad", 0.10f, false },        { "Descripción", 0.37f, false },
   { "Valor unitario", 0.12f, true }, { "Descuento", 0.10f, true },
   { "Importe", 0.14f, true },
 };
@@ -789,7 +811,8 @@ concepts (struct doc *d)
   {
     struct lines cl = { 0 }, ul = { 0 }, dl = { 0 }, tl = { 0 };
     char vu[64], ds[64], im[64];
-    const char *cps = A (d, c, "ClaveProdServ"), *ni = A (d, c, "NoIdentificacion");
+    const char *cps = A (d, c, "ClaveProdServ"),
+               *ni = A (d, c, "NoIdentificacion");
     wrap (d->f, FS, cps, cx[1] - cx[0] - 3, &cl);
     wrap (d->f, FS_S, ni, cx[1] - cx[0] - 3, &cl);
     const char *cu = A (d, c, "ClaveUnidad"), *un = A (d, c, "Unidad");
@@ -807,7 +830,8 @@ concepts (struct doc *d)
     buf_reset (&b);
     if (*oi)
       {
-        buf_printf (&b, "Objeto de impuesto: %s %s", oi, eo ? eo->description : "");
+        buf_printf (&b, "Objeto de impuesto: %s %s", oi,
+                    eo ? eo->description : "");
         lines_push (&tl, &b);
       }
     tax_lines (d, child (c, NS4, "Impuestos"), NS4, "", &tl);
@@ -882,16 +906,16 @@ totals (struct doc *d)
   } rows[40];
   int n = 0;
 
-#define ROW(lbl, val, bo)                                                    \
-  do                                                                         \
-    {                                                                        \
-      if (n < 40)                                                            \
-        {                                                                    \
-          snprintf (rows[n].label, sizeof rows[n].label, "%s", lbl);         \
-          snprintf (rows[n].value, sizeof rows[n].value, "%s", val);         \
-          rows[n++].bold = bo;                                               \
-        }                                                                    \
-    }                                                                        \
+#define ROW(lbl, val, bo)                                                     \
+  do                                                                          \
+    {                                                                         \
+      if (n < 40)                                                             \
+        {                                                                     \
+          snprintf (rows[n].label, sizeof rows[n].label, "%s", lbl);          \
+          snprintf (rows[n].value, sizeof rows[n].value, "%s", val);          \
+          rows[n++].bold = bo;                                                \
+        }                                                                     \
+    }                                                                         \
   while (0)
 
   fmt_money (A (d, d->root, "SubTotal"), m);
@@ -911,7 +935,8 @@ totals (struct doc *d)
     else
       {
         fmt_rate (factor, A (d, t, "TasaOCuota"), rate);
-        snprintf (lbl, sizeof lbl, "%s trasladado %s", tax_name (A (d, t, "Impuesto")), rate);
+        snprintf (lbl, sizeof lbl, "%s trasladado %s",
+                  tax_name (A (d, t, "Impuesto")), rate);
       }
     fmt_money (*A (d, t, "Importe") ? A (d, t, "Importe") : "0", m);
     ROW (lbl, m, false);
@@ -958,10 +983,14 @@ totals (struct doc *d)
 }
 
 static const struct col docto_cols[] = {
-  { "Documento relacionado", 0.27f, false }, { "Serie-Folio", 0.10f, false },
-  { "Moneda", 0.07f, false },     { "Parc.", 0.05f, true },
-  { "Saldo anterior", 0.13f, true }, { "Importe pagado", 0.13f, true },
-  { "Saldo insoluto", 0.13f, true }, { "Objeto imp.", 0.12f, false },
+  { "Documento relacionado", 0.27f, false },
+  { "Serie-Folio", 0.10f, false },
+  { "Moneda", 0.07f, false },
+  { "Parc.", 0.05f, true },
+  { "Saldo anterior", 0.13f, true },
+  { "Importe pagado", 0.13f, true },
+  { "Saldo insoluto", 0.13f, true },
+  { "Objeto imp.", 0.12f, false },
 };
 static const struct table docto_table = { docto_cols, 8 };
 
@@ -987,8 +1016,9 @@ payments (struct doc *d)
     d->y -= 11;
     fmt_money (A (d, p, "Monto"), m);
     buf_reset (&b);
-    buf_printf (&b, "Fecha de pago %s · Forma de pago %s %s · Moneda %s", A (d, p, "FechaPago"),
-                fp, cf ? cf->description : "", A (d, p, "MonedaP"));
+    buf_printf (&b, "Fecha de pago %s · Forma de pago %s %s · Moneda %s",
+                A (d, p, "FechaPago"), fp, cf ? cf->description : "",
+                A (d, p, "MonedaP"));
     if (*A (d, p, "TipoCambioP"))
       buf_printf (&b, " · Tipo de cambio %s", A (d, p, "TipoCambioP"));
     buf_printf (&b, " · Monto %s", m);
@@ -1031,8 +1061,8 @@ payments (struct doc *d)
       float y = d->y - 7;
       text (d, d->f, FS_S, cx[0] + 2, y, A (d, dr, "IdDocumento"));
       buf_reset (&b);
-      buf_printf (&b, "%s%s%s", A (d, dr, "Serie"), *A (d, dr, "Serie") ? "-" : "",
-                  A (d, dr, "Folio"));
+      buf_printf (&b, "%s%s%s", A (d, dr, "Serie"),
+                  *A (d, dr, "Serie") ? "-" : "", A (d, dr, "Folio"));
       text (d, d->f, FS, cx[1] + 2, y, b.data);
       text (d, d->f, FS, cx[2] + 2, y, A (d, dr, "MonedaDR"));
       text_right (d, d->f, FS, cx[4] - 2, y, A (d, dr, "NumParcialidad"));
@@ -1069,8 +1099,9 @@ payments (struct doc *d)
       buf_reset (&b);
       for (xmlAttrPtr a = tot->properties; a; a = a->next)
         {
-          fmt_money (A (d, tot, (const char *) a->name), m);
-          buf_printf (&b, "%s%s %s", b.len ? " · " : "", (const char *) a->name, m);
+          fmt_money (A (d, tot, (const char *)a->name), m);
+          buf_printf (&b, "%s%s %s", b.len ? " · " : "", (const char *)a->name,
+                      m);
         }
       kv_flow (d, "Totales:", b.data);
     }
@@ -1085,7 +1116,7 @@ draw_qr (struct doc *d, const char *url, float x, float ytop, float size)
   if (qr == NULL)
     return;
   int w = qr->width;
-  float m = size / (float) (w + 8);
+  float m = size / (float)(w + 8);
   HPDF_Page_SetGrayFill (d->page, 0);
   for (int r = 0; r < w; r++)
     for (int c = 0; c < w;)
@@ -1134,8 +1165,10 @@ stamp (struct doc *d)
   if (d->tfd == NULL)
     {
       kv_flow (d, "Estado:",
-               "Comprobante sellado pero no timbrado por un PAC: sin validez fiscal.");
-      kv_flow (d, "No. de serie del CSD del emisor:", A (d, d->root, "NoCertificado"));
+               "Comprobante sellado pero no timbrado por un PAC: sin validez "
+               "fiscal.");
+      kv_flow (d, "No. de serie del CSD del emisor:",
+               A (d, d->root, "NoCertificado"));
       long_block (d, "Sello digital del CFDI:", A (d, d->root, "Sello"));
       return;
     }
@@ -1151,10 +1184,14 @@ stamp (struct doc *d)
   draw_qr (d, url.data, d->left - 4, top, qs);
   float x = d->left + qs + 4, w = W - qs - 4, y = top - 10;
   y = kv (d, x, y, w, "Folio fiscal (UUID):", A (d, d->tfd, "UUID"));
-  y = kv (d, x, y, w, "No. de serie del CSD del emisor:", A (d, d->root, "NoCertificado"));
-  y = kv (d, x, y, w, "No. de serie del certificado del SAT:", A (d, d->tfd, "NoCertificadoSAT"));
-  y = kv (d, x, y, w, "Fecha y hora de certificación:", A (d, d->tfd, "FechaTimbrado"));
-  y = kv (d, x, y, w, "RFC del proveedor de certificación:", A (d, d->tfd, "RfcProvCertif"));
+  y = kv (d, x, y, w,
+          "No. de serie del CSD del emisor:", A (d, d->root, "NoCertificado"));
+  y = kv (d, x, y, w, "No. de serie del certificado del SAT:",
+          A (d, d->tfd, "NoCertificadoSAT"));
+  y = kv (d, x, y, w,
+          "Fecha y hora de certificación:", A (d, d->tfd, "FechaTimbrado"));
+  y = kv (d, x, y, w, "RFC del proveedor de certificación:",
+          A (d, d->tfd, "RfcProvCertif"));
   y = kv (d, x, y, w, "Leyenda:", A (d, d->tfd, "Leyenda"));
   y = kv (d, x, y, w, "Verificación:", url.data);
   d->y = fminf (y + 7.5f, top - qs) - 2;
@@ -1162,8 +1199,9 @@ stamp (struct doc *d)
   long_block (d, "Sello digital del CFDI:", A (d, d->root, "Sello"));
   long_block (d, "Sello digital del SAT:", A (d, d->tfd, "SelloSAT"));
   if (cfdi_tfd_cadena (d->tfd, &cad, &e))
-    long_block (d, "Cadena original del complemento de certificación digital del SAT:",
-                cad.data);
+    long_block (
+        d, "Cadena original del complemento de certificación digital del SAT:",
+        cad.data);
   buf_free (&url);
   buf_free (&cad);
 }
@@ -1198,7 +1236,8 @@ sandbox_cert (const char *data_dir, const char *ncs)
           snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
           if (read_file (path, &b, 64 << 10) == 0)
             {
-              struct csd_cert *c = csd_cert_parse ((const uint8_t *) b.data, b.len, NULL);
+              struct csd_cert *c
+                  = csd_cert_parse ((const uint8_t *)b.data, b.len, NULL);
               if (c && strcmp (c->no_certificado, ncs) == 0)
                 found = true;
               csd_cert_free (c);
@@ -1229,15 +1268,15 @@ png_read_mem (png_structp png, png_bytep out, png_size_t n)
 static void
 png_silent_error (png_structp png, png_const_charp msg)
 {
-  (void) msg;
+  (void)msg;
   png_longjmp (png, 1);
 }
 
 static void
 png_silent_warning (png_structp png, png_const_charp msg)
 {
-  (void) png;
-  (void) msg;
+  (void)png;
+  (void)msg;
 }
 
 /* Decodes a PNG to 8-bit RGB over a white background.  Returns malloc'd
@@ -1246,8 +1285,8 @@ static unsigned char *
 png_to_rgb (const unsigned char *data, size_t len, unsigned *w, unsigned *h)
 {
   struct png_src src = { data, len, 0 };
-  png_structp png = png_create_read_struct (PNG_LIBPNG_VER_STRING, NULL,
-                                             png_silent_error, png_silent_warning);
+  png_structp png = png_create_read_struct (
+      PNG_LIBPNG_VER_STRING, NULL, png_silent_error, png_silent_warning);
   png_infop info = png ? png_create_info_struct (png) : NULL;
   unsigned char *volatile rgba = NULL, *volatile rgb = NULL;
   png_bytep *volatile rows = NULL;
@@ -1276,19 +1315,19 @@ png_to_rgb (const unsigned char *data, size_t len, unsigned *w, unsigned *h)
   png_set_add_alpha (png, 0xFF, PNG_FILLER_AFTER);
   png_set_interlace_handling (png);
   png_read_update_info (png, info);
-  if (png_get_rowbytes (png, info) != (size_t) *w * 4)
+  if (png_get_rowbytes (png, info) != (size_t)*w * 4)
     png_error (png, "format");
-  rgba = xmalloc ((size_t) *w * *h * 4);
+  rgba = xmalloc ((size_t)*w * *h * 4);
   rows = xmalloc (*h * sizeof *rows);
   for (unsigned r = 0; r < *h; r++)
-    rows[r] = rgba + (size_t) r * *w * 4;
+    rows[r] = rgba + (size_t)r * *w * 4;
   png_read_image (png, rows);
-  rgb = xmalloc ((size_t) *w * *h * 3);
-  for (size_t i = 0, n = (size_t) *w * *h; i < n; i++)
+  rgb = xmalloc ((size_t)*w * *h * 3);
+  for (size_t i = 0, n = (size_t)*w * *h; i < n; i++)
     for (int k = 0; k < 3; k++)
       {
         unsigned a = rgba[i * 4 + 3], v = rgba[i * 4 + k];
-        rgb[i * 3 + k] = (unsigned char) ((v * a + 255 * (255 - a)) / 255);
+        rgb[i * 3 + k] = (unsigned char)((v * a + 255 * (255 - a)) / 255);
       }
   unsigned char *out = rgb;
   free (rgba);
@@ -1310,11 +1349,12 @@ load_logo (struct doc *d, const unsigned char *p, size_t len, struct ferr *err)
       if (rgb == NULL)
         return ferr_set (err, "pdf_logo", "logo", "logo is not a readable PNG",
                          "el logotipo no es un PNG legible");
-      d->logo = HPDF_LoadRawImageFromMem (d->pdf, rgb, w, h, HPDF_CS_DEVICE_RGB, 8);
+      d->logo = HPDF_LoadRawImageFromMem (d->pdf, rgb, w, h,
+                                          HPDF_CS_DEVICE_RGB, 8);
       free (rgb);
     }
   else if (len > 3 && memcmp (p, "\xFF\xD8\xFF", 3) == 0)
-    d->logo = HPDF_LoadJpegImageFromMem (d->pdf, p, (HPDF_UINT) len);
+    d->logo = HPDF_LoadJpegImageFromMem (d->pdf, p, (HPDF_UINT)len);
   else
     return ferr_set (err, "pdf_logo", "logo", "logo must be PNG or JPEG",
                      "el logotipo debe ser PNG o JPEG");
@@ -1337,7 +1377,9 @@ pdf_sat_url (const char *uuid, const char *re, const char *rr,
              const char *total, const char *sello, struct buf *out)
 {
   const char *vals[2] = { re ? re : "", rr ? rr : "" };
-  buf_puts (out, "https://verificacfdi.facturaelectronica.sat.gob.mx/default.aspx?id=");
+  buf_puts (
+      out,
+      "https://verificacfdi.facturaelectronica.sat.gob.mx/default.aspx?id=");
   buf_puts (out, uuid ? uuid : "");
   for (int i = 0; i < 2; i++)
     {
@@ -1385,7 +1427,7 @@ parse (const char *xml, size_t len, struct ferr *err)
   xmlParserCtxtPtr ctx = xmlNewParserCtxt ();
   if (ctx == NULL)
     abort ();
-  xmlDocPtr doc = xmlCtxtReadMemory (ctx, xml, (int) len, "cfdi.xml", NULL,
+  xmlDocPtr doc = xmlCtxtReadMemory (ctx, xml, (int)len, "cfdi.xml", NULL,
                                      XML_PARSE_NONET | XML_PARSE_NOERROR
                                          | XML_PARSE_NOWARNING);
   if (doc == NULL)
@@ -1411,10 +1453,13 @@ parse (const char *xml, size_t len, struct ferr *err)
 }
 
 static bool
-font_paths (const struct pdf_options *opt, char paths[2][4200], struct ferr *err)
+font_paths (const struct pdf_options *opt, char paths[2][4200],
+            struct ferr *err)
 {
-  static const char *const names[2] = { "DejaVuSans.ttf", "DejaVuSans-Bold.ttf" };
-  const char *dir = opt && opt->font_dir ? opt->font_dir : getenv ("FACTURO_FONTDIR");
+  static const char *const names[2]
+      = { "DejaVuSans.ttf", "DejaVuSans-Bold.ttf" };
+  const char *dir
+      = opt && opt->font_dir ? opt->font_dir : getenv ("FACTURO_FONTDIR");
   if (dir == NULL || *dir == '\0')
     dir = DEFAULT_FONT_DIR;
   for (int i = 0; i < 2; i++)
@@ -1422,9 +1467,10 @@ font_paths (const struct pdf_options *opt, char paths[2][4200], struct ferr *err
       snprintf (paths[i], 4200, "%s/%s", dir, names[i]);
       FILE *f = fopen (paths[i], "rb");
       if (f == NULL)
-        return ferr_set (err, "pdf_font", "", "font %s: %s (install fonts-dejavu-core)",
-                         "tipo de letra %s: %s (instale fonts-dejavu-core)", paths[i],
-                         strerror (errno), paths[i], strerror (errno));
+        return ferr_set (
+            err, "pdf_font", "", "font %s: %s (install fonts-dejavu-core)",
+            "tipo de letra %s: %s (instale fonts-dejavu-core)", paths[i],
+            strerror (errno), paths[i], strerror (errno));
       fclose (f);
     }
   return true;
@@ -1446,10 +1492,12 @@ fix_to_unicode (HPDF_Doc pdf, HPDF_Font font)
     return;
   cmap->filter = HPDF_STREAM_FILTER_FLATE_DECODE;
   struct buf b = BUF_INIT;
-  buf_puts (&b, "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
-                "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
-                "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-                "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
+  buf_puts (&b,
+            "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement "
+            "0 >> def\n"
+            "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+            "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
   int hi[256], n = 0;
   for (int h = 0; h < 256; h++)
     if (h < 0xD8 || h > 0xDF) /* no surrogates */
@@ -1462,8 +1510,11 @@ fix_to_unicode (HPDF_Doc pdf, HPDF_Font font)
         buf_printf (&b, "<%02X00> <%02XFF> <%02X00>\n", hi[j], hi[j], hi[j]);
       buf_puts (&b, "endbfrange\n");
     }
-  buf_puts (&b, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
-  HPDF_Stream_Write (cmap->stream, (const HPDF_BYTE *) b.data, (HPDF_UINT) b.len);
+  buf_puts (
+      &b,
+      "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+  HPDF_Stream_Write (cmap->stream, (const HPDF_BYTE *)b.data,
+                     (HPDF_UINT)b.len);
   HPDF_Dict_Add (font, "ToUnicode", cmap);
   buf_free (&b);
 }
@@ -1500,7 +1551,8 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
   if (!is_el (d.root, NS4, "Comprobante")
       || strcmp (A (&d, d.root, "Version"), "4.0") != 0)
     {
-      ferr_set (err, "pdf_not_cfdi", "", "not a CFDI 4.0 (cfdi:Comprobante Version 4.0)",
+      ferr_set (err, "pdf_not_cfdi", "",
+                "not a CFDI 4.0 (cfdi:Comprobante Version 4.0)",
                 "no es un CFDI 4.0 (cfdi:Comprobante Version 4.0)");
       goto done;
     }
@@ -1513,7 +1565,8 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
       goto done;
     }
   xmlNodePtr comp = child (d.root, NS4, "Complemento");
-  for (xmlNodePtr c = comp; c && !(d.tfd && d.pagos); c = next_el (c->next, NS4, "Complemento"))
+  for (xmlNodePtr c = comp; c && !(d.tfd && d.pagos);
+       c = next_el (c->next, NS4, "Complemento"))
     {
       if (!d.tfd)
         d.tfd = child (c, NST, "TimbreFiscalDigital");
@@ -1538,11 +1591,13 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
     d.void_stamp = true;
   else
     {
-      const char *dd = opt && opt->data_dir ? opt->data_dir : getenv ("FACTURO_DATA");
+      const char *dd
+          = opt && opt->data_dir ? opt->data_dir : getenv ("FACTURO_DATA");
       if (dd == NULL || *dd == '\0')
         dd = FACTURO_DATADIR;
-      d.void_stamp = strcasestr (A (&d, d.tfd, "Leyenda"), "validez fiscal") != NULL
-                     || sandbox_cert (dd, A (&d, d.tfd, "NoCertificadoSAT"));
+      d.void_stamp
+          = strcasestr (A (&d, d.tfd, "Leyenda"), "validez fiscal") != NULL
+            || sandbox_cert (dd, A (&d, d.tfd, "NoCertificadoSAT"));
     }
 
   d.pdf = HPDF_New (hpdf_on_error, &d);
@@ -1555,9 +1610,11 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
     fn[i] = HPDF_LoadTTFontFromFile (d.pdf, fonts[i], HPDF_TRUE);
   if (!fn[0] || !fn[1])
     {
-      ferr_set (err, "pdf_font", "", "cannot load the DejaVu fonts (libharu error 0x%04X)",
-                "no se pudieron cargar las fuentes DejaVu (error de libharu 0x%04X)",
-                (unsigned) d.hpdf_error, (unsigned) d.hpdf_error);
+      ferr_set (
+          err, "pdf_font", "",
+          "cannot load the DejaVu fonts (libharu error 0x%04X)",
+          "no se pudieron cargar las fuentes DejaVu (error de libharu 0x%04X)",
+          (unsigned)d.hpdf_error, (unsigned)d.hpdf_error);
       goto done;
     }
   d.f = HPDF_GetFont (d.pdf, fn[0], "UTF-8");
@@ -1570,7 +1627,8 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
     }
   fix_to_unicode (d.pdf, d.f);
   fix_to_unicode (d.pdf, d.fb);
-  if (opt && opt->logo && opt->logo_len && !load_logo (&d, opt->logo, opt->logo_len, err))
+  if (opt && opt->logo && opt->logo_len
+      && !load_logo (&d, opt->logo, opt->logo_len, err))
     goto done;
 
   struct buf title = BUF_INIT;
@@ -1601,9 +1659,9 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
   if (d.hpdf_error != 0)
     {
       ferr_set (err, "pdf_render", "", "libharu error 0x%04X (detail %u)",
-                "error de libharu 0x%04X (detalle %u)", (unsigned) d.hpdf_error,
-                (unsigned) d.hpdf_detail, (unsigned) d.hpdf_error,
-                (unsigned) d.hpdf_detail);
+                "error de libharu 0x%04X (detalle %u)", (unsigned)d.hpdf_error,
+                (unsigned)d.hpdf_detail, (unsigned)d.hpdf_error,
+                (unsigned)d.hpdf_detail);
       goto done;
     }
   HPDF_ResetStream (d.pdf);
@@ -1642,12 +1700,14 @@ done:
 static void
 usage (FILE *f)
 {
-  fputs ("usage: facturo cfdi pdf FILE.xml -o OUT.pdf [--paper a4|letter] [--logo F.png|F.jpg]\n"
+  fputs ("usage: facturo cfdi pdf FILE.xml -o OUT.pdf [--paper a4|letter] "
+         "[--logo F.png|F.jpg]\n"
          "  Renders any CFDI 4.0 as its printed representation (PDF).\n"
          "  -o OUT.pdf      where to write the PDF (\"-\" = standard output)\n"
          "  --paper P       letter (default) or a4\n"
          "  --logo F        merchant logo, PNG or JPEG, drawn on every page\n"
-         "  Fonts come from $FACTURO_FONTDIR or /usr/share/fonts/truetype/dejavu.\n"
+         "  Fonts come from $FACTURO_FONTDIR or "
+         "/usr/share/fonts/truetype/dejavu.\n"
          "  Exit: 0 written, 1 failure, 2 bad usage or bad input.\n",
          f);
 }
@@ -1676,11 +1736,13 @@ cfdi_cmd_pdf (int argc, char **argv)
           const char *p = argv[++i];
           if (strcasecmp (p, "a4") == 0)
             opt.paper = PDF_PAPER_A4;
-          else if (strcasecmp (p, "letter") == 0 || strcasecmp (p, "carta") == 0)
+          else if (strcasecmp (p, "letter") == 0
+                   || strcasecmp (p, "carta") == 0)
             opt.paper = PDF_PAPER_LETTER;
           else
             {
-              fprintf (stderr, "facturo cfdi pdf: --paper must be a4 or letter\n");
+              fprintf (stderr,
+                       "facturo cfdi pdf: --paper must be a4 or letter\n");
               return 2;
             }
         }
@@ -1688,7 +1750,8 @@ cfdi_cmd_pdf (int argc, char **argv)
         logo = argv[++i];
       else if (a[0] == '-' && a[1] != '\0')
         {
-          fprintf (stderr, "facturo cfdi pdf: unknown option '%s' (see --help)\n", a);
+          fprintf (stderr,
+                   "facturo cfdi pdf: unknown option '%s' (see --help)\n", a);
           return 2;
         }
       else if (in == NULL)
@@ -1707,7 +1770,8 @@ cfdi_cmd_pdf (int argc, char **argv)
   if (read_file (in, &xml, PDF_MAX_INPUT) != 0)
     {
       fprintf (stderr, "facturo cfdi pdf: %s: %s\n", in,
-               errno == EFBIG ? "larger than the 32 MiB limit" : strerror (errno));
+               errno == EFBIG ? "larger than the 32 MiB limit"
+                              : strerror (errno));
       rc = 2;
       goto out;
     }
@@ -1716,11 +1780,12 @@ cfdi_cmd_pdf (int argc, char **argv)
       if (read_file (logo, &lg, PDF_MAX_LOGO) != 0)
         {
           fprintf (stderr, "facturo cfdi pdf: logo %s: %s\n", logo,
-                   errno == EFBIG ? "larger than the 2 MiB limit" : strerror (errno));
+                   errno == EFBIG ? "larger than the 2 MiB limit"
+                                  : strerror (errno));
           rc = 2;
           goto out;
         }
-      opt.logo = (const unsigned char *) lg.data;
+      opt.logo = (const unsigned char *)lg.data;
       opt.logo_len = lg.len;
     }
   if (!pdf_render_cfdi (xml.data, xml.len, &opt, &pdf, &err))
@@ -1731,9 +1796,11 @@ cfdi_cmd_pdf (int argc, char **argv)
     }
   if (strcmp (outp, "-") == 0)
     {
-      if (fwrite (pdf.data, 1, pdf.len, stdout) != pdf.len || fflush (stdout) != 0)
+      if (fwrite (pdf.data, 1, pdf.len, stdout) != pdf.len
+          || fflush (stdout) != 0)
         {
-          fprintf (stderr, "facturo cfdi pdf: cannot write to standard output\n");
+          fprintf (stderr,
+                   "facturo cfdi pdf: cannot write to standard output\n");
           goto out;
         }
     }
@@ -1742,7 +1809,8 @@ cfdi_cmd_pdf (int argc, char **argv)
       FILE *f = fopen (outp, "wb");
       if (f == NULL)
         {
-          fprintf (stderr, "facturo cfdi pdf: %s: %s\n", outp, strerror (errno));
+          fprintf (stderr, "facturo cfdi pdf: %s: %s\n", outp,
+                   strerror (errno));
           goto out;
         }
       bool w = fwrite (pdf.data, 1, pdf.len, f) == pdf.len;

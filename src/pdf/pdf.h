@@ -42,12 +42,12 @@ struct pdf_options
   enum pdf_paper paper;
   const unsigned char *logo; /* PNG or JPEG bytes, borrowed; NULL = none */
   size_t logo_len;
-  const char *font_dir;      /* holds DejaVuSans.ttf and DejaVuSans-Bold.ttf;
-                                NULL = $FACTURO_FONTDIR, else
-                                /usr/share/fonts/truetype/dejavu */
-  const char *data_dir;      /* where sandbox/ lives (certificates of the
-                                sandbox PAC); NULL = $FACTURO_DATA, else the
-                                compiled-in FACTURO_DATADIR */
+  const char *font_dir; /* holds DejaVuSans.ttf and DejaVuSans-Bold.ttf;
+                           NULL = $FACTURO_FONTDIR, else
+                           /usr/share/fonts/truetype/dejavu */
+  const char *data_dir; /* where sandbox/ lives (certificates of the
+                           sandbox PAC); NULL = $FACTURO_DATA, else the
+                           compiled-in FACTURO_DATADIR */
 };
 
 /* Renders the CFDI xml[0..len) (UTF-8, at most PDF_MAX_INPUT bytes) as a

@@ -15,8 +15,10 @@
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static const char minimal[]
-    = "<cfdi:Comprobante xmlns:cfdi=\"http://www.sat.gob.mx/cfd/4\" Version=\"4.0\""
-      " Total=\"1.00\" SubTotal=\"1.00\" Moneda=\"MXN\" TipoDeComprobante=\"I\">"
+    = "<cfdi:Comprobante xmlns:cfdi=\"http://www.sat.gob.mx/cfd/4\" "
+      "Version=\"4.0\""
+      " Total=\"1.00\" SubTotal=\"1.00\" Moneda=\"MXN\" "
+      "TipoDeComprobante=\"I\">"
       "<cfdi:Emisor Rfc=\"EKU9003173C9\" Nombre=\"E\" RegimenFiscal=\"601\"/>"
       "<cfdi:Receptor Rfc=\"XAXX010101000\" Nombre=\"R\"/></cfdi:Comprobante>";
 
@@ -35,7 +37,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       ok = pdf_render_cfdi (minimal, sizeof minimal - 1, &o, &out, &e);
     }
   else
-    ok = pdf_render_cfdi ((const char *) data, size, &o, &out, &e);
+    ok = pdf_render_cfdi ((const char *)data, size, &o, &out, &e);
   if (ok && (out.len < 8 || memcmp (out.data, "%PDF-", 5) != 0))
     abort ();
   if (!ok && (e.code == NULL || e.message[0] == '\0'))

@@ -21,9 +21,10 @@
 #include "pdf/pdf.h"
 
 static const char *const samples[] = {
-  "egreso-constructed", "global-constructed", "ingreso-real-production",
-  "ingreso-test-stamped-cfdiutils", "ingreso-test-stamped-finkok",
-  "ingreso-test-stamped-sw", "ingreso-usd-discounts-sealed", "pago20-sealed",
+  "egreso-constructed",           "global-constructed",
+  "ingreso-real-production",      "ingreso-test-stamped-cfdiutils",
+  "ingreso-test-stamped-finkok",  "ingreso-test-stamped-sw",
+  "ingreso-usd-discounts-sealed", "pago20-sealed",
 };
 
 static void
@@ -31,7 +32,8 @@ load_sample (const char *name, struct buf *b)
 {
   char path[1024];
   const char *sh = getenv ("FACTURO_SHARED");
-  snprintf (path, sizeof path, "%s/sat/samples/%s.xml", sh ? sh : "../shared", name);
+  snprintf (path, sizeof path, "%s/sat/samples/%s.xml", sh ? sh : "../shared",
+            name);
   if (read_file (path, b, 0) != 0)
     fail_msg ("cannot read %s", path);
 }
@@ -48,29 +50,33 @@ static void
 test_sat_url (void **state)
 {
   struct buf u = BUF_INIT;
-  (void) state;
+  (void)state;
   pdf_sat_url ("C2832671-DA6D-11EF-A83D-00155D012007", "ISD950921HE5",
                "COSC8001137NA", "1000.00", "....xyzhNjeNw==", &u);
-  assert_string_equal (u.data,
+  assert_string_equal (
+      u.data,
       "https://verificacfdi.facturaelectronica.sat.gob.mx/default.aspx?"
-      "id=C2832671-DA6D-11EF-A83D-00155D012007&re=ISD950921HE5&rr=COSC8001137NA"
+      "id=C2832671-DA6D-11EF-A83D-00155D012007&re=ISD950921HE5&rr="
+      "COSC8001137NA"
       "&tt=1000.0&fe=hNjeNw==");
   static const struct
   {
     const char *total, *tt;
-  } tt[] = { { "1000.00", "1000.0" }, { "2010.010", "2010.01" },
-             { "0.99", "0.99" },      { "0", "0.0" },
+  } tt[] = { { "1000.00", "1000.0" },  { "2010.010", "2010.01" },
+             { "0.99", "0.99" },       { "0", "0.0" },
              { "3327.01", "3327.01" }, { "12.123456", "12.123456" },
              { "150", "150.0" } };
   for (size_t i = 0; i < sizeof tt / sizeof tt[0]; i++)
     {
       buf_reset (&u);
-      pdf_sat_url ("U", "A&B010101AAA", "XAXX010101000", tt[i].total, "12345678", &u);
+      pdf_sat_url ("U", "A&B010101AAA", "XAXX010101000", tt[i].total,
+                   "12345678", &u);
       char want[256];
-      snprintf (want, sizeof want,
-                "https://verificacfdi.facturaelectronica.sat.gob.mx/default.aspx?"
-                "id=U&re=A&amp;B010101AAA&rr=XAXX010101000&tt=%s&fe=12345678",
-                tt[i].tt);
+      snprintf (
+          want, sizeof want,
+          "https://verificacfdi.facturaelectronica.sat.gob.mx/default.aspx?"
+          "id=U&re=A&amp;B010101AAA&rr=XAXX010101000&tt=%s&fe=12345678",
+          tt[i].tt);
       assert_string_equal (u.data, want);
     }
   buf_free (&u);
@@ -79,18 +85,20 @@ test_sat_url (void **state)
 static void
 test_render_samples (void **state)
 {
-  (void) state;
+  (void)state;
   for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++)
     for (int paper = 0; paper < 2; paper++)
       {
         struct buf x = BUF_INIT, out = BUF_INIT;
         struct ferr e = { 0 };
-        struct pdf_options o = { .paper = paper ? PDF_PAPER_A4 : PDF_PAPER_LETTER };
+        struct pdf_options o
+            = { .paper = paper ? PDF_PAPER_A4 : PDF_PAPER_LETTER };
         load_sample (samples[i], &x);
         if (!pdf_render_cfdi (x.data, x.len, &o, &out, &e))
           fail_msg ("%s: %s: %s", samples[i], e.code, e.message);
         assert_true (is_pdf (&out));
-        const char *box = paper ? "/MediaBox [ 0 0 595.2" : "/MediaBox [ 0 0 612 792 ]";
+        const char *box
+            = paper ? "/MediaBox [ 0 0 595.2" : "/MediaBox [ 0 0 612 792 ]";
         assert_non_null (memmem (out.data, out.len, box, strlen (box)));
         buf_free (&x);
         buf_free (&out);
@@ -118,15 +126,17 @@ static void
 test_bad_input (void **state)
 {
   struct buf x = BUF_INIT;
-  (void) state;
+  (void)state;
   expect_fail ("this is not xml", 15, NULL, "pdf_not_xml", true);
   expect_fail ("", 0, NULL, "pdf_not_xml", true);
   expect_fail ("<a/>", 4, NULL, "pdf_not_cfdi", true);
   static const char v33[]
-      = "<cfdi:Comprobante xmlns:cfdi=\"http://www.sat.gob.mx/cfd/3\" Version=\"3.3\"/>";
+      = "<cfdi:Comprobante xmlns:cfdi=\"http://www.sat.gob.mx/cfd/3\" "
+        "Version=\"3.3\"/>";
   expect_fail (v33, strlen (v33), NULL, "pdf_not_cfdi", true);
   static const char noemisor[]
-      = "<cfdi:Comprobante xmlns:cfdi=\"http://www.sat.gob.mx/cfd/4\" Version=\"4.0\"/>";
+      = "<cfdi:Comprobante xmlns:cfdi=\"http://www.sat.gob.mx/cfd/4\" "
+        "Version=\"4.0\"/>";
   expect_fail (noemisor, strlen (noemisor), NULL, "pdf_not_cfdi", true);
   /* entity expansion ("billion laughs") never happens: DOCTYPE refused */
   static const char bomb[]
@@ -137,18 +147,19 @@ test_bad_input (void **state)
   load_sample ("ingreso-real-production", &x);
   expect_fail (x.data, x.len / 2, NULL, "pdf_not_xml", true);
   /* oversized */
-  expect_fail (x.data, (size_t) PDF_MAX_INPUT + 1, NULL, "pdf_too_large", true);
+  expect_fail (x.data, (size_t)PDF_MAX_INPUT + 1, NULL, "pdf_too_large", true);
   /* logos: not an image, PNG signature with garbage (libharu would abort
    * the process on it; we must refuse it cleanly) */
   struct pdf_options o = { 0 };
-  o.logo = (const unsigned char *) "GIF89a....";
+  o.logo = (const unsigned char *)"GIF89a....";
   o.logo_len = 10;
   expect_fail (x.data, x.len, &o, "pdf_logo", true);
-  static const unsigned char badpng[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10garbagegarbage";
+  static const unsigned char badpng[]
+      = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10garbagegarbage";
   o.logo = badpng;
   o.logo_len = sizeof badpng - 1;
   expect_fail (x.data, x.len, &o, "pdf_logo", true);
-  o.logo = (const unsigned char *) "\xFF\xD8\xFF\xE0 not really a jpeg";
+  o.logo = (const unsigned char *)"\xFF\xD8\xFF\xE0 not really a jpeg";
   o.logo_len = 24;
   expect_fail (x.data, x.len, &o, "pdf_logo", true);
   /* missing fonts: an environment error, not bad input */
@@ -174,7 +185,8 @@ worker (void *arg)
       struct buf out = BUF_INIT;
       struct ferr e = { 0 };
       if (!pdf_render_cfdi (j->xml->data, j->xml->len, NULL, &out, &e)
-          || out.len != j->want->len || memcmp (out.data, j->want->data, out.len) != 0)
+          || out.len != j->want->len
+          || memcmp (out.data, j->want->data, out.len) != 0)
         j->ok = 0;
       buf_free (&out);
     }
@@ -189,7 +201,7 @@ test_threads (void **state)
   struct ferr e = { 0 };
   pthread_t t[6];
   struct job j[6];
-  (void) state;
+  (void)state;
   load_sample ("ingreso-real-production", &x[0]);
   load_sample ("pago20-sealed", &x[1]);
   for (int k = 0; k < 2; k++)
@@ -203,7 +215,7 @@ test_threads (void **state)
     }
   for (int i = 0; i < 6; i++)
     {
-      j[i] = (struct job) { &x[i % 2], &want[i % 2], 0 };
+      j[i] = (struct job){ &x[i % 2], &want[i % 2], 0 };
       assert_int_equal (pthread_create (&t[i], NULL, worker, &j[i]), 0);
     }
   for (int i = 0; i < 6; i++)

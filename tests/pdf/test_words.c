@@ -15,7 +15,7 @@
 #include "core/money.h"
 #include "core/words.h"
 
-#define M(x) ((int64_t) (x) * MONEY_SCALE)
+#define M(x) ((int64_t)(x)*MONEY_SCALE)
 
 struct row
 {
@@ -60,9 +60,11 @@ static const struct row rows[] = {
   { M (31000), "MXN", "TREINTA Y UN MIL PESOS 00/100 M.N." },
   { M (100000), "MXN", "CIEN MIL PESOS 00/100 M.N." },
   { M (101000), "MXN", "CIENTO UN MIL PESOS 00/100 M.N." },
-  { M (121121), "MXN", "CIENTO VEINTIÚN MIL CIENTO VEINTIÚN PESOS 00/100 M.N." },
+  { M (121121), "MXN",
+    "CIENTO VEINTIÚN MIL CIENTO VEINTIÚN PESOS 00/100 M.N." },
   { M (999999), "MXN",
-    "NOVECIENTOS NOVENTA Y NUEVE MIL NOVECIENTOS NOVENTA Y NUEVE PESOS 00/100 M.N." },
+    "NOVECIENTOS NOVENTA Y NUEVE MIL NOVECIENTOS NOVENTA Y NUEVE PESOS 00/100 "
+    "M.N." },
   { M (1000000), "MXN", "UN MILLÓN DE PESOS 00/100 M.N." },
   { M (1000001), "MXN", "UN MILLÓN UN PESOS 00/100 M.N." },
   { M (1001000), "MXN", "UN MILLÓN MIL PESOS 00/100 M.N." },
@@ -78,7 +80,8 @@ static const struct row rows[] = {
   { M (21000000000), "MXN", "VEINTIÚN MIL MILLONES DE PESOS 00/100 M.N." },
   { M (999999999999), "MXN",
     "NOVECIENTOS NOVENTA Y NUEVE MIL NOVECIENTOS NOVENTA Y NUEVE MILLONES "
-    "NOVECIENTOS NOVENTA Y NUEVE MIL NOVECIENTOS NOVENTA Y NUEVE PESOS 00/100 M.N." },
+    "NOVECIENTOS NOVENTA Y NUEVE MIL NOVECIENTOS NOVENTA Y NUEVE PESOS 00/100 "
+    "M.N." },
   { M (1000000000000), "MXN", "UN BILLÓN DE PESOS 00/100 M.N." },
   { M (2000000000001), "MXN", "DOS BILLONES UN PESOS 00/100 M.N." },
   /* rounding of micros to cents: half away from zero */
@@ -108,7 +111,7 @@ static const struct row rows[] = {
 static void
 test_amounts (void **state)
 {
-  (void) state;
+  (void)state;
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
     {
       struct buf b = BUF_INIT;
@@ -144,7 +147,7 @@ test_number_forms (void **state)
       "CUARENTA Y CUATRO BILLONES SETENTA Y TRES MIL SETECIENTOS NUEVE "
       "MILLONES QUINIENTOS CINCUENTA Y UN MIL SEISCIENTOS QUINCE" },
   };
-  (void) state;
+  (void)state;
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
     {
       struct buf b = BUF_INIT;
@@ -160,7 +163,7 @@ test_number_forms (void **state)
 static void
 test_spacing (void **state)
 {
-  (void) state;
+  (void)state;
   for (uint64_t n = 0; n < 2100000; n += (n < 3000 ? 1 : 997))
     {
       struct buf b = BUF_INIT;
