@@ -276,6 +276,18 @@ store_master_key_path (const struct store *s)
   return s->key_path;
 }
 
+void
+store_set_master_key_path (struct store *s, const char *path)
+{
+  if (path == NULL || *path == '\0')
+    return;
+  pthread_mutex_lock (&s->mu);
+  snprintf (s->key_path, sizeof s->key_path, "%s", path);
+  s->have_mkey = false;
+  sodium_memzero (s->mkey, sizeof s->mkey);
+  pthread_mutex_unlock (&s->mu);
+}
+
 /* ================================================================== */
 /* Transactions                                                        */
 /* ================================================================== */
@@ -790,6 +802,8 @@ store_migrate (struct store *s, int *applied)
    * on PostgreSQL an advisory lock serialises concurrent migrators. */
   RUN (s, r, st, true)
   {
+    if (s->bk->dialect == STORE_PG)
+      s->bk->exec (r.f.c, "SELECT pg_advisory_xact_lock(4242424242)");
     int rc = s->bk->exec (
         r.f.c, "CREATE TABLE IF NOT EXISTS schema_version ("
                " version INTEGER NOT NULL PRIMARY KEY,"

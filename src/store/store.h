@@ -193,6 +193,10 @@ enum store_status store_tenant_csd_get (struct store *s, int64_t tenant_id,
 /* Where the master key file lives for this store (FACTURO_SECRET_KEY_FILE,
  * else "<sqlite path>.secret", else "./facturo.secret" for PostgreSQL). */
 const char *store_master_key_path (const struct store *s);
+/* Uses path as the master key file from now on (e.g. `serve
+ * --secret-file`).  Call before the first CSD operation; path is copied
+ * (at most 4095 bytes).  FACTURO_SECRET_KEY still takes precedence. */
+void store_set_master_key_path (struct store *s, const char *path);
 
 /* ------------------------------------------------------------------ */
 /* Branches (stores of the merchant)                                   */

@@ -1142,6 +1142,18 @@ test_csd (void)
       fclose (f);
       CHECK (memmem (db, n, "12345678a", 9) == NULL);
     }
+  /* another key file: nothing to decrypt with, then a new key */
+  s = open_store (NULL);
+  char alt[600];
+  snprintf (alt, sizeof alt, "%s/alt.secret", tmpdir);
+  store_set_master_key_path (s, alt);
+  CHECK (strcmp (store_master_key_path (s), alt) == 0);
+  CHECK (store_tenant_csd_get (s, a, &out) == STORE_HARD);
+  CHECK (store_tenant_csd_set (s, a, &c) == STORE_ONE);
+  CHECK (stat (alt, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+  CHECK (store_tenant_csd_get (s, a, &out) == STORE_ONE && out.key_len == sizeof key);
+  store_csd_clear (&out);
+  store_close (s);
   /* another master key cannot decrypt */
   setenv ("FACTURO_SECRET_KEY",
           "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
