@@ -22,6 +22,7 @@
 #include <libxslt/xsltutils.h>
 
 #include "cfdi/cadena.h"
+#include "cfdi/verify.h"
 
 #define MAX_DOCS 64
 
@@ -224,6 +225,38 @@ main (int argc, char **argv)
               "ratio %.1fx\n",
               ns, a, b, a / b);
     }
+  /* The whole of `facturo cfdi verify` (parse, XSD, cadena, certificate,
+   * RSA verifications), from bytes, for scale. */
+  {
+    struct buf files[MAX_DOCS];
+    int nf = 0;
+    for (int i = 0; i < n; i++)
+      {
+        xmlChar *mem = NULL;
+        int len = 0;
+        xmlDocDumpMemoryEnc (docs[i], &mem, &len, "UTF-8");
+        files[nf] = (struct buf) BUF_INIT;
+        buf_append (&files[nf++], mem, (size_t) len);
+        xmlFree (mem);
+      }
+    struct cfdi_report rep;
+    long count = 0, failed = 0;
+    double t0 = now (), t;
+    do
+      {
+        for (int i = 0; i < nf; i++)
+          failed += !cfdi_verify_buffer (files[i].data, files[i].len, &rep);
+        count += nf;
+        t = now ();
+      }
+    while (t - t0 < secs / 2);
+    printf ("cfdi_verify_buffer (all checks): %.0f documents/s (%.0f us "
+            "each)%s\n",
+            (double) count / (t - t0), 1e6 * (t - t0) / (double) count,
+            failed ? ", SOME FAILED" : "");
+    for (int i = 0; i < nf; i++)
+      buf_free (&files[i]);
+  }
   for (int i = 0; i < n; i++)
     xmlFreeDoc (docs[i]);
   xsltFreeStylesheet (st);
