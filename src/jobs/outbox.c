@@ -472,11 +472,11 @@ ensure_pdf (struct jobs *j, struct send_plan *p)
   buf_free (&pdf);
 }
 
-/* Builds the message.  Returns MAIL_SENT when ready to send, else the
- * failure kind with the reason in why. */
+/* Reads the job's payload into p->payload and p->to.  MAIL_SENT if
+ * usable, else MAIL_PERMFAIL with the reason in why. */
 static enum mail_status
-plan (struct jobs *j, const struct store_job *job, struct send_plan *p,
-      struct buf *why)
+parse_payload (const struct store_job *job, struct send_plan *p,
+               struct buf *why)
 {
   p->payload = json_loads (job->payload ? job->payload : "", 0, NULL);
   json_t *jinv = json_object_get (p->payload, "invoice_id");
@@ -497,6 +497,18 @@ plan (struct jobs *j, const struct store_job *job, struct send_plan *p,
         }
       p->to[p->n_to++] = a;
     }
+  return MAIL_SENT;
+}
+
+/* Builds the message.  Returns MAIL_SENT when ready to send, else the
+ * failure kind with the reason in why. */
+static enum mail_status
+plan (struct jobs *j, const struct store_job *job, struct send_plan *p,
+      struct buf *why)
+{
+  if (parse_payload (job, p, why) != MAIL_SENT)
+    return MAIL_PERMFAIL;
+  json_t *jinv = json_object_get (p->payload, "invoice_id");
   enum store_status st = store_tenant_get (j->store, job->tenant_id,
                                            &p->tenant);
   if (st == STORE_ONE)
@@ -743,7 +755,22 @@ jobs_step (struct jobs *j)
     }
   struct send_plan p = { 0 };
   struct buf why = BUF_INIT;
-  enum mail_status ms = plan (j, &job, &p, &why);
+  enum mail_status ms;
+  if ((unsigned) job.attempts > j->cfg.max_attempts)
+    {
+      /* Only lease expiries get a job here (a deferral at the last
+         attempt already ends it): workers died holding it, perhaps
+         because of it.  Stop rather than crash-loop. */
+      if (parse_payload (&job, &p, &why) == MAIL_SENT)
+        p.inv.id = json_integer_value (json_object_get (p.payload,
+                                                        "invoice_id"));
+      buf_reset (&why);
+      buf_puts (&why, "facturo: too many attempts (workers stopped while "
+                      "holding this job)");
+      ms = MAIL_PERMFAIL;
+    }
+  else
+    ms = plan (j, &job, &p, &why);
   if (ms == MAIL_SENT)
     ms = mail_send (&p.smtp, p.from, p.to, p.n_to, p.msg.data, p.msg.len,
                     &why);

@@ -212,6 +212,23 @@ srv.set_mode('ok')
 rc, out, err = tool('issue', DB, tenant, 999, xml_p, '-', 'not-an-address')
 check(rc != 0, 'an invoice without a usable address queues nothing')
 
+# --- a job whose workers keep dying is stopped, not retried forever -------
+srv.set_mode('slow')
+inv, j = issue()
+p = subprocess.Popen([TOOL, 'work', DB, '30', '--smtp', srv.url(),
+                      '--workers', '1', '--lease', '2', '--max-attempts', '1'])
+end = time.time() + 10
+while time.time() < end and job(j)['state'] != 'running':
+    time.sleep(0.02)
+os.kill(p.pid, signal.SIGKILL)
+p.wait()
+work_(15, srv, '--until-idle', '--lease', '2', '--max-attempts', '1')
+st = job(j)
+check(st['state'] == 'dead' and 'too many attempts' in st['last_error']
+      and events(inv)[-1]['kind'] == 'mail_failed',
+      'crash-looping job ends failed (%r)' % st)
+srv.set_mode('ok')
+
 # --- a killed worker loses nothing --------------------------------------------
 n0 = len(srv.messages())
 srv.set_mode('slow')
