@@ -855,6 +855,15 @@ concepts (struct doc *d)
       buf_printf (&b, "Cuenta predial: %s", A (d, cp, "Numero"));
       lines_push (&tl, &b);
     }
+    EACH (pa, c, NS4, "Parte")
+    {
+      char pi[64];
+      fmt_money (A (d, pa, "Importe"), pi);
+      buf_printf (&b, "Parte: %s · %s %s · %s%s%s", A (d, pa, "ClaveProdServ"),
+                  A (d, pa, "Cantidad"), A (d, pa, "Unidad"),
+                  A (d, pa, "Descripcion"), *pi ? " · " : "", pi);
+      lines_push (&tl, &b);
+    }
     /* tax lines may need wrapping in the space from Descripción on */
     struct lines tw2 = { 0 };
     for (size_t i = 0; i < tl.n; i++)
@@ -947,6 +956,26 @@ totals (struct doc *d)
     snprintf (lbl, sizeof lbl, "%s retenido", tax_name (A (d, t, "Impuesto")));
     fmt_money (A (d, t, "Importe"), m);
     ROW (lbl, m, false);
+  }
+  /* Impuestos locales (implocal 1.0), when present */
+  EACH (cm, d->root, NS4, "Complemento")
+  {
+    xmlNodePtr il = child (cm, CFDI_NS_IMPLOCAL, "ImpuestosLocales");
+    if (il == NULL)
+      continue;
+    for (xmlNodePtr t = il->children; t; t = t->next)
+      {
+        char lbl[96];
+        bool tr = is_el (t, CFDI_NS_IMPLOCAL, "TrasladosLocales");
+        if (!tr && !is_el (t, CFDI_NS_IMPLOCAL, "RetencionesLocales"))
+          continue;
+        snprintf (lbl, sizeof lbl, "%s %s %s%%",
+                  A (d, t, tr ? "ImpLocTrasladado" : "ImpLocRetenido"),
+                  tr ? "trasladado" : "retenido",
+                  A (d, t, tr ? "TasadeTraslado" : "TasadeRetencion"));
+        fmt_money (A (d, t, "Importe"), m);
+        ROW (lbl, m, false);
+      }
   }
   fmt_money (A (d, d->root, "Total"), m);
   ROW ("Total", m, true);

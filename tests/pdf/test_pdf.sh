@@ -101,6 +101,25 @@ has "$p" "\$12,000.00"
 has "$p" "\$7,000.00"
 has "$p" "Núm. operación 963852"
 
+# Parte and implocal (impuestos locales) added to a stamped sample
+python3 - "$S/ingreso-test-stamped-sw.xml" "$W/il.xml" <<'PY'
+import sys
+s = open(sys.argv[1], encoding="utf-8").read()
+s = s.replace("<cfdi:Complemento>", '<cfdi:Complemento><implocal:ImpuestosLocales '
+    'xmlns:implocal="http://www.sat.gob.mx/implocal" version="1.0" TotaldeRetenciones="0.00" '
+    'TotaldeTraslados="0.30"><implocal:TrasladosLocales ImpLocTrasladado="ISH" '
+    'TasadeTraslado="3.00" Importe="0.30"/></implocal:ImpuestosLocales>', 1)
+i = s.index("<cfdi:Concepto "); j = s.index(">", i)
+assert s[j - 1] == "/"
+s = s[:j - 1] + '><cfdi:Parte ClaveProdServ="50211503" Cantidad="2" Descripcion="Pieza ñ" ' \
+    'Importe="5.00"/></cfdi:Concepto>' + s[j + 1:]
+open(sys.argv[2], "w", encoding="utf-8").write(s)
+PY
+"$BIN" cfdi pdf "$W/il.xml" -o "$W/il.pdf"
+has "$W/il.pdf" "Parte: 50211503 · 2 · Pieza ñ · \$5.00"
+has "$W/il.pdf" "ISH trasladado 3.00%"
+has "$W/il.pdf" "\$0.30"
+
 # --- QR: SAT's URL, exactly as shared/sat/README.md §6 gives it --------
 want='https://verificacfdi.facturaelectronica.sat.gob.mx/default.aspx?id=C2832671-DA6D-11EF-A83D-00155D012007&re=ISD950921HE5&rr=COSC8001137NA&tt=1000.0&fe=hNjeNw=='
 pdftoppm -r 150 -f 1 -l 1 -png "$W/ingreso-real-production.pdf" "$W/qr" 2>/dev/null
