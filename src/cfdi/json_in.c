@@ -650,9 +650,23 @@ cfdi_invoice_from_json (const json_t *root, struct invoice *inv,
                          "en general)",
                          "una factura global se emite a XAXX010101000 "
                          "(público en general)");
+      if (strcmp (inv->receiver.name, "PUBLICO EN GENERAL") != 0)
+        return ferr_set (err, "global_customer_name", "customer.legal_name",
+                         "a global invoice's customer is named PUBLICO EN "
+                         "GENERAL",
+                         "el receptor de una factura global se llama "
+                         "PUBLICO EN GENERAL");
       if (!read_global (gl, inv, err))
         return false;
     }
+  else if (strcmp (inv->receiver.rfc, PUBLIC_RFC) == 0
+           && strcmp (inv->receiver.name, "PUBLICO EN GENERAL") == 0
+           && inv->type == INVOICE_INGRESO)
+    return ferr_set (err, "global_required", "global",
+                     "an invoice to PUBLICO EN GENERAL (XAXX010101000) needs "
+                     "global (InformacionGlobal)",
+                     "un comprobante a PUBLICO EN GENERAL (XAXX010101000) "
+                     "requiere global (InformacionGlobal)");
 
   /* items / payments */
   const json_t *items = json_object_get (root, "items");
