@@ -388,36 +388,9 @@ flush_ticket (struct import *im, struct store *s)
       im->db_error = ret == STORE_HARD;
       goto free_ticket;
     }
-  struct store_ticket old;
-  memset (&old, 0, sizeof old);
-  enum store_status st
-      = store_ticket_find_folio (s, im->tenant_id, bid, t.folio_number, &old);
-  if (st == STORE_ONE)
-    {
-      char why[160];
-      if (same_content (&old, &t, why, sizeof why))
-        im->skipped++;
-      else
-        {
-          char msg[400];
-          snprintf (msg, sizeof msg,
-                    "branch %s already has a ticket with folio %s and "
-                    "different content (%s)",
-                    t.branch, t.folio_number, why);
-          report (im, im->cur_line, "folio_number", "folio_conflict", msg);
-        }
-      store_ticket_clear (&old);
-      goto free_ticket;
-    }
-  if (st != STORE_NONE)
-    {
-      ret = st == STORE_SOFT ? STORE_SOFT : STORE_HARD;
-      im->db_error = ret == STORE_HARD;
-      goto free_ticket;
-    }
-  if (im->errors > 0)
-    goto free_ticket; /* everything will be rolled back: stop writing */
-
+  /* Insert first, even once errors were found (the transaction is rolled
+     back then): the unique (branch, folio) index decides in O(log n).
+     Only a ticket that is already there is read back and compared. */
   struct store_ticket nt;
   memset (&nt, 0, sizeof nt);
   nt.branch_id = bid;
@@ -435,12 +408,42 @@ flush_ticket (struct import *im, struct store *s)
   nt.taxes = t.inv.total_transferred;
   nt.withheld = t.inv.total_withheld;
   nt.total = t.inv.total;
-  st = store_ticket_insert (s, im->tenant_id, &nt);
+  enum store_status st = store_ticket_insert (s, im->tenant_id, &nt);
   free (nt.items);
   if (st == STORE_ONE)
-    im->imported++;
+    {
+      im->imported++;
+      goto free_ticket;
+    }
+  if (st != STORE_NONE)
+    {
+      ret = st == STORE_SOFT ? STORE_SOFT : STORE_HARD;
+      im->db_error = ret == STORE_HARD;
+      goto free_ticket;
+    }
+
+  struct store_ticket old;
+  memset (&old, 0, sizeof old);
+  st = store_ticket_find_folio (s, im->tenant_id, bid, t.folio_number, &old);
+  if (st == STORE_ONE)
+    {
+      char why[160];
+      if (same_content (&old, &t, why, sizeof why))
+        im->skipped++;
+      else
+        {
+          char msg[400];
+          snprintf (msg, sizeof msg,
+                    "branch %s already has a ticket with folio %s and "
+                    "different content (%s)",
+                    t.branch, t.folio_number, why);
+          report (im, im->cur_line, "folio_number", "folio_conflict", msg);
+        }
+      store_ticket_clear (&old);
+    }
   else if (st == STORE_NONE)
-    ret = STORE_SOFT; /* inserted by someone else meanwhile: start over */
+    ret = STORE_SOFT; /* the clash was the random key, or a row that went
+                         away meanwhile: start over */
   else
     {
       ret = st == STORE_SOFT ? STORE_SOFT : STORE_HARD;
