@@ -8,6 +8,10 @@
  * cadena original with cfdi_cadena() (cfdi/cadena.h) and signs it with
  * csd_sign() (cfdi/csd.h).  The global invoice path streams: its conceptos
  * come one at a time from a callback and never sit in memory together.
+ *
+ * Threads: every function here may run in many threads at once on
+ * different invoices (one struct csd may be shared), provided the process
+ * called xmlInitParser() once before starting them, as libxml2 requires.
  */
 #ifndef FACTURO_CFDI_BUILD_H
 #define FACTURO_CFDI_BUILD_H

@@ -402,8 +402,9 @@ test_bad_rates_and_discounts (void **state)
   invoice_free (&inv);
 }
 
-/* tax_included: the charged amount is kept for every price from 0.01 to
- * 200.00 and quantities 1..7, with IVA 16 % and 8 % (exhaustive) */
+/* SAT: Anexo 20 límites of Traslado Importe — tax_included: the charged
+ * amount is kept for prices from 0.01 to 200.00 (step 0.07) and quantities
+ * 1, 4 and 7, with IVA 16 % and 8 % */
 static void
 test_tax_included_exhaustive (void **state)
 {
@@ -438,7 +439,8 @@ test_tax_included_exhaustive (void **state)
   assert_int_equal (missed, 0);
 }
 
-/* tax_included with a discount and with IEPS + IVA */
+/* SAT: Anexo 20 Descuento and IEPS/IVA base — tax_included with a
+ * discount and with IEPS + IVA */
 static void
 test_tax_included_discount_ieps (void **state)
 {
@@ -520,8 +522,8 @@ test_sample_pago20 (void **state)
   invoice_free (&inv);
 }
 
-/* Pagos 2.0 in USD paying MXN invoices: EquivalenciaDR, TipoCambioP and
- * Totales in MXN */
+/* SAT: Guía de llenado Pagos 2.0, EquivalenciaDR — USD paying MXN
+ * invoices: TipoCambioP and Totales in MXN */
 static void
 test_pago_usd (void **state)
 {
@@ -559,7 +561,9 @@ test_pago_usd (void **state)
   invoice_free (&inv);
 }
 
-/* The shared items reader: defaults, exact amounts, errors naming fields */
+/* SAT: Anexo 20 t_Descripcion ([^|]), c_ClaveUnidad, c_ClaveProdServ
+ * shape — the shared items reader: defaults, exact amounts, errors naming
+ * fields */
 static void
 test_items_json (void **state)
 {
@@ -662,7 +666,7 @@ test_items_json (void **state)
     }
 }
 
-/* The item count is bounded */
+/* Bounded input: the item count */
 static void
 test_items_json_bound (void **state)
 {
