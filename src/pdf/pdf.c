@@ -105,14 +105,37 @@ hpdf_on_error (HPDF_STATUS error_no, HPDF_STATUS detail_no, void *user)
 /* XML access                                                          */
 /* ------------------------------------------------------------------ */
 
-/* Attribute value of n, or "" when n or the attribute is missing.  The
- * string lives until the end of the render. */
+/* Makes libxml2's UTF-8 drawable by libharu, in place: its UTF-8 encoder
+ * only knows the BMP (a 4-byte sequence ends the string it draws), so
+ * characters beyond it become U+FFFD; control characters become spaces. */
+static void
+drawable (unsigned char *s)
+{
+  unsigned char *o = s;
+  while (*s)
+    if (*s >= 0xF0)
+      {
+        *o++ = 0xEF, *o++ = 0xBF, *o++ = 0xBD;
+        s++;
+        while ((*s & 0xC0) == 0x80)
+          s++;
+      }
+    else if (*s < 0x20)
+      *o++ = ' ', s++;
+    else
+      *o++ = *s++;
+  *o = '\0';
+}
+
+/* Attribute value of n, or "" when n or the attribute is missing, made
+ * drawable.  The string lives until the end of the render. */
 static const char *
 A (struct doc *d, xmlNodePtr n, const char *name)
 {
   xmlChar *v;
   if (n == NULL || (v = xmlGetNoNsProp (n, BAD_CAST name)) == NULL)
     return "";
+  drawable (v);
   if (d->nstrs == d->cap_strs)
     {
       d->cap_strs = d->cap_strs ? d->cap_strs * 2 : 256;

@@ -120,6 +120,12 @@ has "$W/il.pdf" "Parte: 50211503 · 2 · Pieza ñ · \$5.00"
 has "$W/il.pdf" "ISH trasladado 3.00%"
 has "$W/il.pdf" "\$0.30"
 
+# characters beyond the BMP (libharu cannot draw them) do not cut the text
+sed 's/Descripcion="[^"]*"/Descripcion="Café ☕ 😀 sigue después 中文 fin"/' \
+  "$S/ingreso-test-stamped-sw.xml" > "$W/emoji.xml"
+"$BIN" cfdi pdf "$W/emoji.xml" -o "$W/emoji.pdf"
+has "$W/emoji.pdf" "sigue después 中文 fin"
+
 # --- QR: SAT's URL, exactly as shared/sat/README.md §6 gives it --------
 want='https://verificacfdi.facturaelectronica.sat.gob.mx/default.aspx?id=C2832671-DA6D-11EF-A83D-00155D012007&re=ISD950921HE5&rr=COSC8001137NA&tt=1000.0&fe=hNjeNw=='
 pdftoppm -r 150 -f 1 -l 1 -png "$W/ingreso-real-production.pdf" "$W/qr" 2>/dev/null
