@@ -19,10 +19,15 @@ for t in pdftotext pdftoppm pdfinfo pdffonts zbarimg xmllint python3; do
   command -v $t >/dev/null || { echo "skip: $t missing" >&2; exit 77; }
 done
 
-# Text of a PDF (or of page $2) as one line, runs of blanks squeezed.
+# Text of a PDF (or of page $2) as one line, runs of blanks squeezed;
+# extracted once per file and page (every PDF here has its own name).
 text () {
-  if [ $# -gt 1 ]; then pdftotext -f "$2" -l "$2" "$1" - 2>/dev/null
-  else pdftotext "$1" - 2>/dev/null; fi | tr '\n\f' '  ' | tr -s ' '
+  _c=$1.${2:-all}.txt
+  if [ ! -f "$_c" ]; then
+    if [ $# -gt 1 ]; then pdftotext -f "$2" -l "$2" "$1" - 2>/dev/null
+    else pdftotext "$1" - 2>/dev/null; fi | tr '\n\f' '  ' | tr -s ' ' > "$_c"
+  fi
+  cat "$_c"
 }
 has () { # file needle [page]
   _f=$1; _s=$2; shift 2
@@ -38,8 +43,9 @@ pages () { pdfinfo "$1" 2>/dev/null | sed -n 's/^Pages: *//p'; }
 
 # --- every sample in the folder renders --------------------------------
 for in in "$S"/*.xml; do
-  "$BIN" cfdi pdf "$in" -o "$W/any.pdf" || fail "$in: exit $?"
-  has "$W/any.pdf" "$(x "$in" '/*/*[local-name()="Emisor"]/@Rfc')"
+  a=$W/any-$(basename "$in" .xml).pdf
+  "$BIN" cfdi pdf "$in" -o "$a" || fail "$in: exit $?"
+  has "$a" "$(x "$in" '/*/*[local-name()="Emisor"]/@Rfc')"
 done
 
 # --- every sample: identity, totals, amount in words ------------------
