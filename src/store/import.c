@@ -629,7 +629,9 @@ import_tx (struct store *s, void *arg)
         {
           char msg[100];
           snprintf (msg, sizeof msg, "more than %lu rows", IMPORT_MAX_ROWS);
-          report (im, e.line, "", "too_many_rows", msg);
+          report (im,
+                  cs == CSV_RECORD ? csv_record_line (im->csv) : e.line, "",
+                  "too_many_rows", msg);
           im->stop = true;
           break;
         }
