@@ -693,6 +693,32 @@ done:
   return ok;
 }
 
+enum pac_status
+cfdi_build_issue (const struct invoice *inv, const struct csd *csd,
+                  const struct pac *pac, struct buf *out,
+                  struct pac_stamp *st, struct ferr *err)
+{
+  struct buf xml = BUF_INIT;
+  if (!cfdi_build_sealed (inv, csd, &xml, NULL, err))
+    {
+      buf_free (&xml);
+      return PAC_REJECTED;
+    }
+  if (pac == NULL)
+    {
+      buf_append (out, xml.data, xml.len);
+      buf_free (&xml);
+      return PAC_OK;
+    }
+  enum pac_status ps = pac_stamp (pac, xml.data, xml.len, st, err);
+  if (ps == PAC_OK)
+    buf_append (out, st->xml, st->xml_len);
+  else if (ps == PAC_RETRY)
+    buf_append (out, xml.data, xml.len);
+  buf_free (&xml);
+  return ps;
+}
+
 /* ------------------------------------------------------------------ */
 /* Global invoice (streamed)                                           */
 /* ------------------------------------------------------------------ */
@@ -996,13 +1022,6 @@ cfdi_cmd_build (int argc, char **argv)
       rc = bad_input (&e);
       goto out;
     }
-  if (!cfdi_build_sealed (&inv, csd, &xml, NULL, &e))
-    {
-      rc = bad_input (&e);
-      goto out;
-    }
-  const char *data = xml.data;
-  size_t len = xml.len;
   if (stamp)
     {
       pac = pac_by_name (stamp, NULL, &e);
@@ -1011,6 +1030,16 @@ cfdi_cmd_build (int argc, char **argv)
           rc = bad_input (&e);
           goto out;
         }
+    }
+  if (!cfdi_build_sealed (&inv, csd, &xml, NULL, &e))
+    {
+      rc = bad_input (&e);
+      goto out;
+    }
+  const char *data = xml.data;
+  size_t len = xml.len;
+  if (pac)
+    {
       enum pac_status ps = pac_stamp (pac, xml.data, xml.len, &st, &e);
       if (ps != PAC_OK)
         {

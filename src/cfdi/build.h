@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "cfdi/csd.h"
+#include "cfdi/pac.h"
 #include "core/ferr.h"
 #include "core/invoice.h"
 #include "util/buf.h"
@@ -44,6 +45,18 @@ bool cfdi_build_xml (const struct invoice *inv, const char *no_certificado,
 bool cfdi_build_sealed (const struct invoice *inv, const struct csd *csd,
                         struct buf *out, struct buf *cadena,
                         struct ferr *err);
+
+/* Builds, seals and, when pac is not NULL, stamps: the whole issuing
+ * step.  On PAC_OK, *out holds the final XML (stamped, or sealed when pac
+ * is NULL) and, when stamped, *st the stamp (pac_stamp_clear it; st may
+ * be NULL only when pac is NULL).  A model or CSD problem (see
+ * cfdi_build_sealed) and a refusal by the PAC give PAC_REJECTED; a
+ * temporary PAC failure gives PAC_RETRY (the sealed XML is then in *out,
+ * ready to be sent again). */
+enum pac_status cfdi_build_issue (const struct invoice *inv,
+                                  const struct csd *csd,
+                                  const struct pac *pac, struct buf *out,
+                                  struct pac_stamp *st, struct ferr *err);
 
 /* ---- global invoice (factura global, público en general) ---- */
 

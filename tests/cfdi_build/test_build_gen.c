@@ -37,6 +37,7 @@
 #include "cfdi/cadena.h"
 #include "cfdi/csd.h"
 #include "cfdi/json_in.h"
+#include "cfdi/pac.h"
 #include "util/buf.h"
 
 /* SAT: Anexo 20 — every document must pass XSD, XSLT cadena and seal */
@@ -688,6 +689,49 @@ test_global_errors (void **state)
     }
 }
 
+/* SAT: TFD 1.1 — the whole issuing step through the sandbox PAC: the
+ * stamped document still passes the three checks */
+static void
+test_issue_stamped (void **state)
+{
+  struct ferr e = { 0 };
+  struct pac *pac = pac_by_name ("sandbox", NULL, &e);
+  if (pac == NULL)
+    fail_msg ("sandbox: %s", e.message);
+  for (int k = 0; k < 6; k++)
+    {
+      struct buf b = BUF_INIT;
+      put_header (&b, 'I', &customers[k % 4], false);
+      buf_puts (&b, ",\"payment_form\":\"03\"");
+      put_items (&b, 1 + k, false);
+      buf_puts (&b, "}");
+      struct invoice inv;
+      invoice_init (&inv);
+      assert_true (cfdi_invoice_from_text (b.data, b.len, &inv, &e));
+      struct buf sealed = BUF_INIT, cad = BUF_INIT, out = BUF_INIT;
+      assert_true (cfdi_build_sealed (&inv, csd, &sealed, &cad, &e));
+      struct pac_stamp st = { 0 };
+      assert_int_equal (cfdi_build_issue (&inv, csd, pac, &out, &st, &e),
+                        PAC_OK);
+      assert_int_equal (strlen (st.uuid), 36);
+      assert_non_null (strstr (out.data, "TimbreFiscalDigital"));
+      check_doc (out.data, out.len, cad.data, cad.len, "stamped");
+      pac_stamp_clear (&st);
+      /* without a PAC: the sealed document itself */
+      buf_reset (&out);
+      assert_int_equal (cfdi_build_issue (&inv, csd, NULL, &out, NULL, &e),
+                        PAC_OK);
+      assert_int_equal (out.len, sealed.len);
+      assert_memory_equal (out.data, sealed.data, out.len);
+      buf_free (&b);
+      buf_free (&sealed);
+      buf_free (&cad);
+      buf_free (&out);
+      invoice_free (&inv);
+    }
+  pac_free (pac);
+}
+
 /* SAT: the builder refuses an issuer that is not the certificate's */
 static void
 test_rfc_mismatch (void **state)
@@ -793,6 +837,7 @@ main (void)
     cmocka_unit_test (test_generated_global_json),
     cmocka_unit_test (test_generated_global_streamed),
     cmocka_unit_test (test_global_errors),
+    cmocka_unit_test (test_issue_stamped),
     cmocka_unit_test (test_rfc_mismatch),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
