@@ -1,0 +1,487 @@
+/*
+ * invoices.c — /v1/invoices and the cashier's path to one.
+ *
+ *   POST /v1/tickets/{id}/invoice  invoice one ticket now (201 new, 200 the
+ *                                  invoice it already has; idempotent)
+ *   GET  /v1/invoices              list: date_from, date_to, status,
+ *                                  customer (RFC), limit, cursor
+ *   GET  /v1/invoices/{id}         one invoice (no documents)
+ *   GET  /v1/invoices/{id}/xml     the stored, stamped bytes
+ *   GET  /v1/invoices/{id}/pdf     rendered once, stored, then served
+ *
+ * The issuing itself is api/issue.c's (the same function the portal
+ * calls); this file maps JSON and results to HTTP.  Every lookup is
+ * scoped by the API key's tenant: another tenant's invoice is a 404.
+ */
+#include "api/api.h"
+#include "api/issue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/catalog.h"
+#include "core/ticket.h"
+#include "pdf/pdf.h"
+#include "store/store.h"
+#include "util/json.h"
+#include "util/log.h"
+
+/* Rows scanned per list request at most (the store lists without
+ * filters; the filters are applied here over keyset pages). */
+#define SCAN_MAX 5000
+
+static json_t *
+amount_json (int64_t v, const char *currency)
+{
+  const struct catalog_currency *c = catalog_currency (currency);
+  char b[MONEY_BUFSZ];
+  return json_string (money_format (v, c ? c->decimals : 2, b));
+}
+
+static json_t *
+invoice_json (struct req *rq, const struct store_invoice *inv,
+              const int64_t *tickets, size_t n_tickets)
+{
+  char url[700];
+  json_t *o = json_pack (
+      "{s:o, s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s, s:s}, s:o, s:s, s:s, "
+      "s:o}",
+      "id", api_id_json (inv->id), "uuid", inv->uuid, "series", inv->series,
+      "folio", (json_int_t)inv->folio, "type", inv->type, "status",
+      store_invoice_status_name (inv->status), "customer", "tax_id",
+      inv->customer_rfc, "legal_name", inv->customer_name, "email",
+      inv->customer_email, "total", amount_json (inv->total, inv->currency),
+      "currency", inv->currency, "sha256", inv->sha256, "created_at",
+      api_time_json (inv->created_at));
+  if (o == NULL)
+    return json_object ();
+  snprintf (url, sizeof url, "/v1/invoices/%lld/xml", (long long)inv->id);
+  json_object_set_new (o, "xml_url", json_string (url));
+  snprintf (url, sizeof url, "/v1/invoices/%lld/pdf", (long long)inv->id);
+  json_object_set_new (o, "pdf_url", json_string (url));
+  if (tickets)
+    {
+      json_t *a = json_array ();
+      for (size_t i = 0; i < n_tickets; i++)
+        json_array_append_new (a, api_id_json (tickets[i]));
+      json_object_set_new (o, "tickets", a);
+    }
+  return o;
+}
+
+/* The full answer for one invoice, read in the current transaction (if
+ * any).  NULL on a store error (*st set). */
+static json_t *
+invoice_answer (struct store *s, struct req *rq, int64_t id,
+                enum store_status *st)
+{
+  struct store_invoice inv;
+  memset (&inv, 0, sizeof inv);
+  *st = store_invoice_get (s, rq->tenant_id, id, false, &inv);
+  if (*st != STORE_ONE)
+    {
+      store_invoice_clear (&inv);
+      return NULL;
+    }
+  int64_t *t = NULL;
+  size_t n = 0;
+  *st = store_invoice_tickets (s, rq->tenant_id, id, &t, &n);
+  json_t *o = *st >= 0 ? invoice_json (rq, &inv, t, n) : NULL;
+  free (t);
+  store_invoice_clear (&inv);
+  if (o)
+    *st = STORE_ONE;
+  return o;
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/tickets/{id}/invoice                                      */
+/* ------------------------------------------------------------------ */
+
+struct post
+{
+  int64_t ticket;
+  struct issue_receiver r;
+  const char *emails[ISSUE_MAX_EMAILS];
+  char actor[64];
+  enum issue_result result;
+  struct issue_out out;
+};
+
+static enum http_err
+result_err (enum issue_result r, const char **field)
+{
+  *field = NULL;
+  switch (r)
+    {
+    case ISSUE_NOT_FOUND:
+      return ERR_NOT_FOUND;
+    case ISSUE_CANCELLED:
+      return ERR_TICKET_CANCELLED;
+    case ISSUE_EXPIRED:
+      return ERR_TICKET_EXPIRED;
+    case ISSUE_IN_GLOBAL:
+      return ERR_TICKET_IN_GLOBAL;
+    case ISSUE_INVOICED:
+      return ERR_TICKET_ALREADY_INVOICED;
+    case ISSUE_NO_CSD:
+      return ERR_CSD_MISSING;
+    case ISSUE_STAMP_REJECTED:
+      return ERR_STAMP_REJECTED;
+    case ISSUE_STAMP_RETRY:
+      return ERR_STAMP_UNAVAILABLE;
+    case ISSUE_INVALID:
+      *field = "tickets";
+      return ERR_INVALID_FIELD;
+    case ISSUE_STORE_ERROR:
+      return ERR_UNAVAILABLE;
+    default:
+      return ERR_INTERNAL;
+    }
+}
+
+/* Inside api_post_run's transaction (an Idempotency-Key was sent). */
+static enum store_status
+post_fn (struct store *s, struct api_post *p)
+{
+  struct post *c = p->arg;
+  c->result
+      = issue_invoice_for_tickets (s, p->rq->tenant_id, &c->ticket, 1, &c->r,
+                                   c->actor, p->rq->lang, 0, &c->out);
+  if (c->result == ISSUE_OK || c->result == ISSUE_EXISTING)
+    {
+      enum store_status st;
+      json_t *o = invoice_answer (s, p->rq, c->out.invoice_id, &st);
+      if (o == NULL)
+        return st == STORE_NONE ? STORE_SOFT : st;
+      api_json_answer (p, c->result == ISSUE_OK ? 201 : 200, o);
+      return STORE_ONE;
+    }
+  if (c->out.store_status < 0 || c->result == ISSUE_STAMP_REJECTED
+      || c->result == ISSUE_STAMP_RETRY || c->result == ISSUE_FAILED)
+    /* Claims were made: roll back everything (answered 503). */
+    return c->out.store_status == STORE_SOFT ? STORE_SOFT : STORE_HARD;
+  const char *field = NULL;
+  enum http_err e = result_err (c->result, &field);
+  api_error_answer (p, e, field);
+  return STORE_ONE;
+}
+
+/* Reads customer.email: a string or an array of strings. */
+static bool
+read_emails (json_t *v, struct post *c)
+{
+  if (v == NULL || json_is_null (v))
+    return true;
+  if (json_is_string (v))
+    {
+      c->emails[0] = json_string_value (v);
+      c->r.n_emails = 1;
+      return true;
+    }
+  if (!json_is_array (v) || json_array_size (v) > ISSUE_MAX_EMAILS)
+    return false;
+  for (size_t i = 0; i < json_array_size (v); i++)
+    {
+      json_t *e = json_array_get (v, i);
+      if (!json_is_string (e))
+        return false;
+      c->emails[c->r.n_emails++] = json_string_value (e);
+    }
+  return true;
+}
+
+/* Optional string member; false if present and not a string. */
+static bool
+opt_str (json_t *o, const char *k, const char **out)
+{
+  json_t *v = json_object_get (o, k);
+  *out = NULL;
+  if (v == NULL || json_is_null (v))
+    return true;
+  if (!json_is_string (v) || strlen (json_string_value (v)) > 1024)
+    return false;
+  *out = json_string_value (v);
+  return true;
+}
+
+enum MHD_Result
+api_tickets_post_id_invoice (struct req *rq)
+{
+  struct post c;
+  memset (&c, 0, sizeof c);
+  if (!api_param_id (rq, 0, &c.ticket))
+    return reply_error (rq, ERR_NOT_FOUND, NULL);
+  static const char *const top[] = { "customer", "use", NULL };
+  static const char *const cust[]
+      = { "legal_name", "tax_id",           "tax_system", "address",
+          "email",      "tax_id_confirmed", NULL };
+  static const char *const addr[] = { "zip", NULL };
+  const char *bad = json_unknown_key (rq->json, top);
+  if (bad)
+    return reply_error (rq, ERR_UNKNOWN_FIELD, bad);
+  json_t *cu = json_object_get (rq->json, "customer");
+  if (cu == NULL)
+    return reply_error (rq, ERR_MISSING_FIELD, "customer");
+  if (!json_is_object (cu))
+    return reply_error (rq, ERR_INVALID_FIELD, "customer");
+  if ((bad = json_unknown_key (cu, cust)))
+    {
+      char f[160];
+      snprintf (f, sizeof f, "customer.%s", bad);
+      return reply_error (rq, ERR_UNKNOWN_FIELD, f);
+    }
+  json_t *ad = json_object_get (cu, "address");
+  if (ad && !json_is_object (ad))
+    return reply_error (rq, ERR_INVALID_FIELD, "customer.address");
+  if (ad && (bad = json_unknown_key (ad, addr)))
+    {
+      char f[160];
+      snprintf (f, sizeof f, "customer.address.%s", bad);
+      return reply_error (rq, ERR_UNKNOWN_FIELD, f);
+    }
+  if (!opt_str (cu, "tax_id", &c.r.rfc))
+    return reply_error (rq, ERR_INVALID_FIELD, "customer.tax_id");
+  if (!opt_str (cu, "legal_name", &c.r.name))
+    return reply_error (rq, ERR_INVALID_FIELD, "customer.legal_name");
+  if (!opt_str (cu, "tax_system", &c.r.regime))
+    return reply_error (rq, ERR_INVALID_FIELD, "customer.tax_system");
+  if (ad && !opt_str (ad, "zip", &c.r.zip))
+    return reply_error (rq, ERR_INVALID_FIELD, "customer.address.zip");
+  if (!opt_str (rq->json, "use", &c.r.use))
+    return reply_error (rq, ERR_INVALID_FIELD, "use");
+  json_t *conf = json_object_get (cu, "tax_id_confirmed");
+  if (conf && !json_is_boolean (conf))
+    return reply_error (rq, ERR_INVALID_FIELD, "customer.tax_id_confirmed");
+  c.r.accept_check_digit = conf && json_is_true (conf);
+  if (!read_emails (json_object_get (cu, "email"), &c))
+    return reply_error (rq, ERR_INVALID_FIELD, "customer.email");
+  c.r.emails = c.emails;
+  if (c.r.rfc == NULL)
+    return reply_error (rq, ERR_MISSING_FIELD, "customer.tax_id");
+  if (c.r.name == NULL)
+    return reply_error (rq, ERR_MISSING_FIELD, "customer.legal_name");
+  if (c.r.regime == NULL)
+    return reply_error (rq, ERR_MISSING_FIELD, "customer.tax_system");
+  if (c.r.zip == NULL)
+    return reply_error (rq, ERR_MISSING_FIELD, "customer.address.zip");
+  if (c.r.use == NULL)
+    return reply_error (rq, ERR_MISSING_FIELD, "use");
+  struct ferr fe;
+  memset (&fe, 0, sizeof fe);
+  if (!issue_receiver_check (&c.r, &fe))
+    return reply_ferr (rq, 400, &fe);
+  snprintf (c.actor, sizeof c.actor, "apikey:%lld", (long long)rq->apikey_id);
+
+  bool badkey;
+  if (idem_key (rq, &badkey) != NULL || badkey)
+    return api_post_run (rq, post_fn, &c);
+
+  /* No Idempotency-Key: the issuing transaction alone, so every outcome
+   * gets its own precise answer. */
+  c.result
+      = issue_invoice_for_tickets (rq->app->store, rq->tenant_id, &c.ticket, 1,
+                                   &c.r, c.actor, rq->lang, 0, &c.out);
+  if (c.result == ISSUE_OK || c.result == ISSUE_EXISTING)
+    {
+      enum store_status st;
+      json_t *o = invoice_answer (rq->app->store, rq, c.out.invoice_id, &st);
+      if (o == NULL)
+        return api_store_failed (rq, st);
+      return reply_json (rq, c.result == ISSUE_OK ? 201 : 200, o);
+    }
+  if (c.result == ISSUE_INVALID && c.out.err.code)
+    return reply_ferr (rq, 400, &c.out.err);
+  const char *field = NULL;
+  enum http_err e = result_err (c.result, &field);
+  return reply_error (rq, e, field);
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /v1/invoices/{id}, /xml, /pdf                                  */
+/* ------------------------------------------------------------------ */
+
+enum MHD_Result
+api_invoices_get_id (struct req *rq)
+{
+  int64_t id;
+  if (!api_param_id (rq, 0, &id))
+    return reply_error (rq, ERR_NOT_FOUND, NULL);
+  enum store_status st;
+  json_t *o = invoice_answer (rq->app->store, rq, id, &st);
+  if (o == NULL)
+    return st == STORE_NONE ? reply_error (rq, ERR_NOT_FOUND, NULL)
+                            : api_store_failed (rq, st);
+  return reply_json (rq, 200, o);
+}
+
+enum MHD_Result
+api_invoices_get_id_xml (struct req *rq)
+{
+  int64_t id;
+  if (!api_param_id (rq, 0, &id))
+    return reply_error (rq, ERR_NOT_FOUND, NULL);
+  struct store_invoice inv;
+  memset (&inv, 0, sizeof inv);
+  enum store_status st
+      = store_invoice_get (rq->app->store, rq->tenant_id, id, true, &inv);
+  enum MHD_Result ret;
+  if (st == STORE_NONE)
+    ret = reply_error (rq, ERR_NOT_FOUND, NULL);
+  else if (st < 0)
+    ret = api_store_failed (rq, st);
+  else
+    ret = reply_text (rq, 200, "application/xml; charset=utf-8",
+                      (const char *)inv.xml, inv.xml_len);
+  store_invoice_clear (&inv);
+  return ret;
+}
+
+enum MHD_Result
+api_invoices_get_id_pdf (struct req *rq)
+{
+  int64_t id;
+  if (!api_param_id (rq, 0, &id))
+    return reply_error (rq, ERR_NOT_FOUND, NULL);
+  struct store *s = rq->app->store;
+  struct store_invoice inv;
+  memset (&inv, 0, sizeof inv);
+  enum store_status st = store_invoice_get (s, rq->tenant_id, id, true, &inv);
+  if (st != STORE_ONE)
+    {
+      store_invoice_clear (&inv);
+      return st == STORE_NONE ? reply_error (rq, ERR_NOT_FOUND, NULL)
+                              : api_store_failed (rq, st);
+    }
+  if (inv.pdf == NULL || inv.pdf_len == 0)
+    {
+      /* First request: render once and keep it.  Two racing first
+       * requests both render; each then serves what the store holds. */
+      struct buf pdf = BUF_INIT;
+      struct ferr fe;
+      memset (&fe, 0, sizeof fe);
+      if (!pdf_render_cfdi ((const char *)inv.xml, inv.xml_len, NULL, &pdf,
+                            &fe))
+        {
+          log_error ("request %s: invoice %lld: pdf: %s: %s", rq->request_id,
+                     (long long)id, fe.code ? fe.code : "?", fe.message);
+          buf_free (&pdf);
+          store_invoice_clear (&inv);
+          return reply_error (rq, ERR_INTERNAL, NULL);
+        }
+      st = store_invoice_set_pdf (s, rq->tenant_id, id,
+                                  (const unsigned char *)pdf.data, pdf.len);
+      buf_free (&pdf);
+      store_invoice_clear (&inv);
+      memset (&inv, 0, sizeof inv);
+      if (st >= 0)
+        st = store_invoice_get (s, rq->tenant_id, id, true, &inv);
+      if (st != STORE_ONE || inv.pdf == NULL)
+        {
+          store_invoice_clear (&inv);
+          return api_store_failed (rq, st < 0 ? st : STORE_HARD);
+        }
+    }
+  enum MHD_Result ret = reply_text (rq, 200, "application/pdf",
+                                    (const char *)inv.pdf, inv.pdf_len);
+  store_invoice_clear (&inv);
+  return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /v1/invoices                                                   */
+/* ------------------------------------------------------------------ */
+
+/* ?date_from / ?date_to: a day (YYYY-MM-DD, whole day) or a date-time,
+ * compared with the invoice's creation time. */
+static bool
+query_date (struct req *rq, const char *name, bool end, int64_t *out)
+{
+  const char *v = req_query (rq, name);
+  *out = 0;
+  if (v == NULL || *v == '\0')
+    return true;
+  char buf[40];
+  bool day = strlen (v) == 10;
+  if (day)
+    {
+      snprintf (buf, sizeof buf, "%sT00:00:00", v);
+      v = buf;
+    }
+  else if (strlen (v) >= sizeof buf)
+    return false;
+  if (!ticket_parse_date (v, rq->tz_offset_min, out))
+    return false;
+  if (end && day)
+    *out += 86400;
+  return true;
+}
+
+enum MHD_Result
+api_invoices_get (struct req *rq)
+{
+  int limit;
+  int64_t cursor, from, to;
+  if (!api_page_args (rq, &limit, &cursor))
+    return MHD_YES;
+  if (!query_date (rq, "date_from", false, &from))
+    return reply_error (rq, ERR_INVALID_PARAMETER, "date_from");
+  if (!query_date (rq, "date_to", true, &to))
+    return reply_error (rq, ERR_INVALID_PARAMETER, "date_to");
+  int status = -1;
+  const char *sv = req_query (rq, "status");
+  if (sv && *sv && (status = store_invoice_status_parse (sv)) < 0)
+    return reply_error (rq, ERR_INVALID_PARAMETER, "status");
+  const char *rfc = req_query (rq, "customer");
+  if (rfc && (*rfc == '\0' || strlen (rfc) > 13))
+    {
+      if (*rfc)
+        return reply_error (rq, ERR_INVALID_PARAMETER, "customer");
+      rfc = NULL;
+    }
+  json_t *data = json_array ();
+  int64_t next = 0, pos = cursor;
+  size_t scanned = 0, found = 0;
+  for (;;)
+    {
+      struct store_invoice *rows = NULL;
+      size_t n = 0;
+      int64_t more = 0;
+      enum store_status st
+          = store_invoice_list (rq->app->store, rq->tenant_id, pos,
+                                API_LIST_MAX_LIMIT, &rows, &n, &more);
+      if (st < 0)
+        {
+          json_decref (data);
+          return api_store_failed (rq, st);
+        }
+      size_t i;
+      for (i = 0; i < n && found < (size_t)limit; i++)
+        {
+          const struct store_invoice *v = &rows[i];
+          pos = v->id;
+          scanned++;
+          if ((from && v->created_at < from) || (to && v->created_at >= to)
+              || (status >= 0 && (int)v->status != status)
+              || (rfc && strcmp (v->customer_rfc, rfc) != 0))
+            continue;
+          json_array_append_new (data, invoice_json (rq, v, NULL, 0));
+          found++;
+        }
+      bool rest = i < n || more != 0;
+      store_invoice_list_free (rows, n);
+      if (!rest)
+        {
+          next = 0;
+          break;
+        }
+      if (found >= (size_t)limit || scanned >= SCAN_MAX)
+        {
+          next = pos; /* resume after the last row looked at */
+          break;
+        }
+    }
+  return reply_json (rq, 200,
+                     json_pack ("{s:o, s:o}", "data", data, "next_cursor",
+                                api_cursor_json (next)));
+}
