@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/issue.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -37,6 +38,11 @@ const struct route http_routes[] = {
   { "GET",    "/v1/tickets",                 api_tickets_get,              AUTH_API_KEY, 0 },
   { "GET",    "/v1/tickets/{id}",            api_tickets_get_id,           AUTH_API_KEY, 0 },
   { "POST",   "/v1/tickets/{id}/cancel",     api_tickets_post_id_cancel,   AUTH_API_KEY, API_MAX_BODY_SMALL },
+  { "POST",   "/v1/tickets/{id}/invoice",    api_tickets_post_id_invoice,  AUTH_API_KEY, API_MAX_BODY_SMALL },
+  { "GET",    "/v1/invoices",                api_invoices_get,             AUTH_API_KEY, 0 },
+  { "GET",    "/v1/invoices/{id}",           api_invoices_get_id,          AUTH_API_KEY, 0 },
+  { "GET",    "/v1/invoices/{id}/xml",       api_invoices_get_id_xml,      AUTH_API_KEY, 0 },
+  { "GET",    "/v1/invoices/{id}/pdf",       api_invoices_get_id_pdf,      AUTH_API_KEY, 0 },
 
   { "POST",   "/v1/products",                api_products_post,            AUTH_API_KEY, API_MAX_BODY_SMALL },
   { "GET",    "/v1/products",                api_products_get,             AUTH_API_KEY, 0 },
