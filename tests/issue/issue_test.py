@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""Issuing invoices over real HTTP against `facturo serve` (suite 'api').
+
+    issue_test.py sqlite|postgres FIXTURE
+
+Reuses tests/api/api_test.py (Server, check, step, ticket bodies); the
+merchants, their CSDs (SAT's test CSDs from ../shared) and API keys are
+made by FIXTURE (tests/issue/fixture.c) through the store API.  Each check
+says what it proves; any failure exits 1 with the step's name.
+"""
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("FACTURO_SRC", "."), "tests",
+                                "api"))
+import api_test as A  # noqa: E402  (BACKEND is read from sys.argv[1])
+from api_test import check, step, fatal, err_of  # noqa: E402
+
+FIXTURE = sys.argv[2]
+SHARED = os.environ.get("FACTURO_SHARED", "../shared")
+BIN = A.BIN
+MX = datetime.timezone(datetime.timedelta(hours=-6))
+os.environ.setdefault("FACTURO_SECRET_KEY", "ab" * 32)
+
+RECEIVER = {"customer": {"legal_name": "UNIVERSIDAD ROBOTICA ESPANOLA",
+                         "tax_id": "URE180429TM6", "tax_system": "601",
+                         "address": {"zip": "86991"}},
+            "use": "G03"}
+
+
+def fixture(*args):
+    p = subprocess.run([FIXTURE] + list(args), capture_output=True,
+                       text=True, timeout=60)
+    if p.returncode != 0:
+        fatal("fixture %s: %s" % (args[1], p.stderr.strip()))
+    return p.stdout
+
+
+def tenant(db, slug, rfc, name, csd=True, window="7", periodicity="04"):
+    d = os.path.join(SHARED, "sat", "csd", rfc)
+    args = [db, "tenant", slug, rfc, name, "601", "06000"]
+    if csd:
+        args += [os.path.join(d, rfc + ".cer"), os.path.join(d, rfc + ".key"),
+                 os.path.join(d, "password.txt")]
+    else:
+        args += ["-", "-", "-"]
+    return fixture(*(args + [window, periodicity])).strip()
+
+
+def now_local(minutes_ago=1):
+    t = datetime.datetime.now(MX) - datetime.timedelta(minutes=minutes_ago)
+    return t.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def new_ticket(srv, key, folio, date=None, branch="S01"):
+    st, _, t = srv.req("POST", "/v1/tickets",
+                       A.ticket_body(folio, branch=branch,
+                                     date=date or now_local()), key=key)
+    if st != 201:
+        fatal("ticket %s: %d %r" % (folio, st, t))
+    return t
+
+
+def verify(xml, workdir, name):
+    path = os.path.join(workdir, name + ".xml")
+    with open(path, "wb") as f:
+        f.write(xml)
+    p = subprocess.run([BIN, "cfdi", "verify", path], capture_output=True,
+                       text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def get_bytes(srv, path, key):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    c.request("GET", path, headers={"Authorization": "Bearer " + key})
+    r = c.getresponse()
+    body = r.read()
+    ct = r.getheader("Content-Type", "")
+    c.close()
+    return r.status, ct, body
+
+
+def issue_scenarios(db, workdir, srv, ka, kb, knocsd):
+    step("issue: 201 with uuid")
+    t = new_ticket(srv, ka, "I-1")
+    st, _, inv = srv.req("POST", "/v1/tickets/%s/invoice" % t["id"],
+                         RECEIVER, key=ka)
+    if not check(st == 201, "invoice %d %r" % (st, inv)):
+        fatal("cannot issue")
+    check(re.fullmatch(r"[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}"
+                       r"-[0-9A-F]{12}", inv.get("uuid", "")),
+          "uuid %r" % inv.get("uuid"))
+    check(inv["total"] == A.EXPECTED["total"] and inv["tickets"] == [t["id"]]
+          and inv["customer"]["tax_id"] == "URE180429TM6"
+          and inv["status"] == "valid", "invoice body %r" % inv)
+    st, _, g = srv.req("GET", "/v1/tickets/" + t["id"], key=ka)
+    check(g["status"] == "invoiced", "ticket now invoiced: %r" % g["status"])
+
+    step("issue: XML passes facturo cfdi verify")
+    st, ct, xml = get_bytes(srv, "/v1/invoices/%s/xml" % inv["id"], ka)
+    check(st == 200 and ct.startswith("application/xml"), "xml %d %s" % (st, ct))
+    rc, out = verify(xml, workdir, "one")
+    check(rc == 0, "verify rc %d: %s" % (rc, out))
+    check(inv["uuid"].encode() in xml and b'Total="1326.80"' in xml
+          and b'Rfc="URE180429TM6"' in xml and b'UsoCFDI="G03"' in xml,
+          "stamped XML carries uuid, total and receiver")
+    check(("%s" % inv["sha256"]) == __import__("hashlib").sha256(xml).hexdigest(),
+          "sha256 of the stored bytes")
+
+    step("issue: PDF rendered once, served identically")
+    st1, ct1, p1 = get_bytes(srv, "/v1/invoices/%s/pdf" % inv["id"], ka)
+    st2, ct2, p2 = get_bytes(srv, "/v1/invoices/%s/pdf" % inv["id"], ka)
+    check(st1 == 200 and ct1 == "application/pdf" and p1.startswith(b"%PDF"),
+          "pdf %d %s %r" % (st1, ct1, p1[:8]))
+    check(st2 == 200 and p1 == p2, "second PDF identical (%d bytes)" % len(p2))
+
+    step("issue: second request -> same invoice")  # INVARIANT 1
+    st, _, again = srv.req("POST", "/v1/tickets/%s/invoice" % t["id"],
+                           RECEIVER, key=ka)
+    check(st == 200 and again["id"] == inv["id"]
+          and again["uuid"] == inv["uuid"], "again %d %r" % (st, again))
+
+    step("issue: Idempotency-Key replay")
+    t2 = new_ticket(srv, ka, "I-IDEM")
+    hk = {"Idempotency-Key": "inv-idem-1"}
+    s1, _, a1 = srv.req("POST", "/v1/tickets/%s/invoice" % t2["id"], RECEIVER,
+                        key=ka, headers=hk)
+    s2, h2, a2 = srv.req("POST", "/v1/tickets/%s/invoice" % t2["id"], RECEIVER,
+                         key=ka, headers=hk)
+    check(s1 == 201 and s2 == 201 and a1 == a2
+          and h2.get("idempotent-replayed") == "true",
+          "replay %d %d %r" % (s1, s2, a2))
+
+    step("issue: 20 concurrent requests -> one invoice")  # INVARIANT 1
+    t3 = new_ticket(srv, ka, "I-CONC")
+    res = []
+    lock = threading.Lock()
+
+    def hit(i):
+        hdr = {"Idempotency-Key": "conc-%d" % i} if i % 2 else None
+        st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % t3["id"],
+                            RECEIVER, key=ka, headers=hdr)
+        with lock:
+            res.append((st, js.get("id") if isinstance(js, dict) else None,
+                        js.get("uuid") if isinstance(js, dict) else None))
+    ths = [threading.Thread(target=hit, args=(i,)) for i in range(20)]
+    for x in ths:
+        x.start()
+    for x in ths:
+        x.join()
+    ids = {r[1] for r in res}
+    uuids = {r[2] for r in res}
+    codes = sorted(r[0] for r in res)
+    check(len(ids) == 1 and None not in ids and len(uuids) == 1,
+          "one invoice id/uuid for 20 requests: %r" % res)
+    check(codes.count(201) == 1 and codes.count(200) == 19,
+          "one 201, nineteen 200: %r" % codes)
+
+    step("issue: outside the window -> 409 ticket_expired")
+    old = new_ticket(srv, ka, "I-OLD", date="2026-10-10T10:00:00")
+    st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % old["id"],
+                        RECEIVER, key=ka)
+    check(st == 409 and err_of(js)[0] == "ticket_expired", "expired %d %r"
+          % (st, js))
+    st, _, g = srv.req("GET", "/v1/tickets/" + old["id"], key=ka)
+    check(g["status"] == "open", "refusal changed nothing: %r" % g["status"])
+
+    step("issue: cancelled ticket -> 409 ticket_cancelled")
+    c = new_ticket(srv, ka, "I-CANC")
+    st, _, _ = srv.req("POST", "/v1/tickets/%s/cancel" % c["id"], {}, key=ka)
+    check(st == 200, "cancel %d" % st)
+    st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % c["id"], RECEIVER,
+                        key=ka)
+    check(st == 409 and err_of(js)[0] == "ticket_cancelled",
+          "cancelled %d %r" % (st, js))
+
+    step("issue: receiver errors name the field")
+    r = new_ticket(srv, ka, "I-RCV")
+    cases = [
+        ({"tax_id": "URE180429TM5"}, None, ("rfc_check_digit", "customer.tax_id")),
+        ({"tax_id": "XOJI740919U48", "tax_system": "605",
+          "legal_name": "INGRID XODAR JIMENEZ"}, "G03", (None, "use")),
+        ({"address": {"zip": "8699"}}, None, (None, "customer.address.zip")),
+        ({"email": "no-at-sign"}, None, (None, "customer.email")),
+        ({"tax_system": "999"}, None, (None, "customer.tax_system")),
+    ]
+    for cust, use, (code, field) in cases:
+        b = json.loads(json.dumps(RECEIVER))
+        b["customer"].update(cust)
+        if use:
+            b["use"] = use
+        st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % r["id"], b,
+                            key=ka)
+        c0, f0 = err_of(js)
+        check(st == 400 and f0 == field and (code is None or c0 == code),
+              "%r -> %d %r" % (cust, st, js))
+    b = json.loads(json.dumps(RECEIVER))
+    b["customer"]["nickname"] = "x"
+    st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % r["id"], b, key=ka)
+    check(st == 400 and err_of(js) == ("unknown_field", "customer.nickname"),
+          "unknown field %d %r" % (st, js))
+    st, _, g = srv.req("GET", "/v1/tickets/" + r["id"], key=ka)
+    check(g["status"] == "open", "bad receivers changed nothing")
+
+    step("issue: merchant without CSD -> 409 csd_missing")
+    n = new_ticket(srv, knocsd, "I-NOCSD")
+    st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % n["id"], RECEIVER,
+                        key=knocsd)
+    check(st == 409 and err_of(js)[0] == "csd_missing", "no csd %d %r"
+          % (st, js))
+
+    step("issue: tenant isolation")  # INVARIANT 5
+    for path in ("/v1/invoices/%s", "/v1/invoices/%s/xml",
+                 "/v1/invoices/%s/pdf"):
+        st, _, _ = srv.req("GET", path % inv["id"], key=kb)
+        check(st == 404, "B reads A's %s -> %d" % (path, st))
+    st, _, js = srv.req("GET", "/v1/invoices", key=kb)
+    check(st == 200 and js["data"] == [], "B lists nothing of A: %r" % js)
+    st, _, _ = srv.req("POST", "/v1/tickets/%s/invoice" % r["id"], RECEIVER,
+                       key=kb)
+    check(st == 404, "B invoices A's ticket -> %d" % st)
+    st, _, _ = srv.req("GET", "/v1/invoices/999999999", key=ka)
+    check(st == 404, "missing invoice -> %d" % st)
+
+    step("issue: list with filters and cursor")
+    st, _, js = srv.req("GET", "/v1/invoices?limit=1", key=ka)
+    check(st == 200 and len(js["data"]) == 1 and js["next_cursor"],
+          "first page %r" % js)
+    seen = [js["data"][0]["id"]]
+    cur = js["next_cursor"]
+    while cur:
+        st, _, js = srv.req("GET", "/v1/invoices?limit=1&cursor=" + cur, key=ka)
+        seen += [x["id"] for x in js["data"]]
+        cur = js["next_cursor"]
+    check(len(seen) == 3 and len(set(seen)) == 3, "3 invoices paged: %r" % seen)
+    st, _, js = srv.req("GET", "/v1/invoices?customer=XAXX010101000", key=ka)
+    check(st == 200 and js["data"] == [], "customer filter %r" % js)
+    st, _, js = srv.req("GET", "/v1/invoices?customer=URE180429TM6&status=valid",
+                        key=ka)
+    check(st == 200 and len(js["data"]) == 3, "rfc+status filter")
+    st, _, js = srv.req("GET", "/v1/invoices?date_to=2020-01-01", key=ka)
+    check(st == 200 and js["data"] == [], "date filter")
+    st, _, js = srv.req("GET", "/v1/invoices?status=bogus", key=ka)
+    check(st == 400, "bad status -> %d" % st)
+    return inv
+
+
+def folios_gapless(db, slug):
+    step("series folios gapless")  # INVARIANT 3
+    rows = [l.split() for l in fixture(db, "folios", slug).splitlines()]
+    folios = sorted(int(r[1]) for r in rows if r[0] == "A")
+    check(folios == list(range(1, len(folios) + 1)),
+          "folios %r" % folios)
+    uuids = [r[2] for r in rows]
+    check(len(set(uuids)) == len(uuids), "distinct uuids")
+    return len(rows)
+
+
+def two_processes(db, workdir, ka):
+    """INVARIANT 1 across processes: two servers on one PostgreSQL."""
+    step("two processes, one ticket")
+    s1 = A.Server(db, workdir, name="p1")
+    s2 = A.Server(db, workdir, name="p2")
+    try:
+        for k in range(3):
+            t = new_ticket(s1, ka, "P2-%d" % k)
+            res = []
+            lock = threading.Lock()
+
+            def hit(srv):
+                st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % t["id"],
+                                    RECEIVER, key=ka)
+                with lock:
+                    res.append((st, js.get("id"), js.get("uuid")))
+            ths = [threading.Thread(target=hit, args=(s,))
+                   for s in (s1, s2) * 5]
+            for x in ths:
+                x.start()
+            for x in ths:
+                x.join()
+            check(len({r[1] for r in res}) == 1 and None not in {r[1] for r in res}
+                  and [r[0] for r in res].count(201) == 1,
+                  "ticket %d: one invoice across processes: %r" % (k, res))
+    finally:
+        s1.stop()
+        s2.stop()
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix="facturo-issue-")
+    pgdrop = None
+    try:
+        d = A.make_db(workdir)
+        if isinstance(d, tuple):
+            db, pgdrop = d
+        else:
+            db = d
+        step("fixture")
+        ka = tenant(db, "ta", "EKU9003173C9", "ESCUELA KEMPER URGATE")
+        kb = tenant(db, "tb", "CACX7605101P8", "XOCHILT CASAS CHAVEZ")
+        kn = tenant(db, "tn", "IIA040805DZ4", "SIN CSD", csd=False)
+        srv = A.Server(db, workdir)
+        t0 = time.time()
+        try:
+            issue_scenarios(db, workdir, srv, ka, kb, kn)
+        finally:
+            rc = srv.stop()
+            step("shutdown")
+            check(rc == 0, "serve exit status %d" % rc)
+        if A.BACKEND == "postgres":
+            two_processes(db, workdir, ka)
+        n = folios_gapless(db, "ta")
+        check(n >= 3, "invoices stored: %d" % n)
+        print("issue %s: %d failures in %.1fs" % (A.BACKEND, len(A.FAILS),
+                                                  time.time() - t0))
+    finally:
+        if A.FAILS or os.environ.get("FACTURO_KEEP"):
+            for f in os.listdir(workdir):
+                if f.endswith(".log"):
+                    print("---- %s (tail)" % f)
+                    print("".join(open(os.path.join(workdir, f),
+                                       errors="replace").readlines()[-30:]))
+        shutil.rmtree(workdir, ignore_errors=True)
+        if pgdrop:
+            subprocess.run(["psql", pgdrop[0], "-qc",
+                            "DROP DATABASE IF EXISTS %s WITH (FORCE)"
+                            % pgdrop[1]], capture_output=True)
+    sys.exit(1 if A.FAILS else 0)
+
+
+if __name__ == "__main__":
+    main()
