@@ -131,6 +131,7 @@ struct import
   int64_t tenant_id;
   bool progress;            /* stderr is a terminal */
   bool dry_run;             /* validate, then roll back */
+  unsigned long max_rows;   /* data rows allowed (<= IMPORT_MAX_ROWS) */
 
   /* reset at the start of every transaction attempt */
   unsigned long errors;     /* problems reported */
@@ -625,10 +626,10 @@ import_tx (struct store *s, void *arg)
           im->stop = true;
           break;
         }
-      if (++im->rows > IMPORT_MAX_ROWS)
+      if (++im->rows > im->max_rows)
         {
           char msg[100];
-          snprintf (msg, sizeof msg, "more than %lu rows", IMPORT_MAX_ROWS);
+          snprintf (msg, sizeof msg, "more than %lu rows", im->max_rows);
           report (im,
                   cs == CSV_RECORD ? csv_record_line (im->csv) : e.line, "",
                   "too_many_rows", msg);
@@ -689,6 +690,7 @@ usage (FILE *f)
   fprintf (f,
            "usage: facturo import tickets FILE.csv --tenant SLUG [--db URL]"
            " [--dry-run] [--no-progress]\n"
+           "                               [--max-rows N]\n"
            "\n"
            "Imports point-of-sale tickets from a CSV file (format: "
            "docs/import.md):\n"
@@ -705,6 +707,8 @@ usage (FILE *f)
            "$FACTURO_DB, else sqlite:facturo.db)\n"
            "  --dry-run       check everything, import nothing\n"
            "  --no-progress   no progress bar even on a terminal\n"
+           "  --max-rows N    refuse files with more than N data rows "
+           "(default and maximum 1000000)\n"
            "\n"
            "Exit status: 0 imported (or nothing new), 1 failure (database, "
            "I/O), 2 bad usage or bad input.\n");
@@ -718,10 +722,12 @@ cmd_import (int argc, char **argv)
           { "db", required_argument, NULL, 'd' },
           { "dry-run", no_argument, NULL, 'n' },
           { "no-progress", no_argument, NULL, 'q' },
+          { "max-rows", required_argument, NULL, 'm' },
           { "help", no_argument, NULL, 'h' },
           { NULL, 0, NULL, 0 } };
   const char *tenant = NULL, *db = getenv ("FACTURO_DB");
   bool dry_run = false, no_progress = false;
+  unsigned long max_rows = IMPORT_MAX_ROWS;
 
   if (argc >= 2
       && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0))
@@ -755,6 +761,22 @@ cmd_import (int argc, char **argv)
       case 'q':
         no_progress = true;
         break;
+      case 'm':
+        {
+          char *end;
+          errno = 0;
+          unsigned long v = strtoul (optarg, &end, 10);
+          if (errno || *end || end == optarg || v == 0
+              || v > IMPORT_MAX_ROWS || optarg[0] == '-')
+            {
+              fprintf (stderr, "facturo import tickets: --max-rows must be "
+                               "1 to %lu\n",
+                       IMPORT_MAX_ROWS);
+              return 2;
+            }
+          max_rows = v;
+        }
+        break;
       case 'h':
         usage (stdout);
         return 0;
@@ -783,6 +805,7 @@ cmd_import (int argc, char **argv)
   memset (&im, 0, sizeof im);
   im.path = path;
   im.dry_run = dry_run;
+  im.max_rows = max_rows;
   im.fd = open (path, O_RDONLY | O_CLOEXEC);
   if (im.fd < 0)
     {

@@ -288,6 +288,14 @@ if expect_rc 2 "$bin" import tickets "$tmp/huge.csv" --tenant shop4 --db "$db"; 
 fi
 rm -f "$tmp/huge.csv"
 
+# ---- bounds: rows (lowered with --max-rows; the built-in maximum is 10^6) ----
+if expect_rc 2 "$bin" import tickets "$src/data/examples/tickets.csv" \
+     --tenant shop4 --db "$db" --max-rows 5; then
+  has "$tmp/err" "tickets.csv:7: more than 5 rows [too_many_rows]"
+fi
+expect_rc 2 "$bin" import tickets "$src/data/examples/tickets.csv" \
+  --tenant shop4 --db "$db" --max-rows 1000001
+
 # ---- usage ----
 expect_rc 0 "$bin" import --help && has "$tmp/out" "usage: facturo import tickets"
 expect_rc 2 "$bin" import tickets "$src/data/examples/tickets.csv" --db "$db" \
@@ -303,6 +311,10 @@ if command -v script >/dev/null 2>&1; then
   has "$tmp/tty" "importing ["
   has "$tmp/tty" "would import 6, skipped 0, errors 0"
   [ "$(count_of shop5)" = 0 ] && ok "dry run imports nothing" || fail "dry run imported"
+  script -qec "'$bin' import tickets '$src/data/examples/tickets.csv' --tenant shop5 --db '$db' --dry-run --no-progress" \
+    /dev/null >"$tmp/tty" 2>&1 </dev/null
+  grep -q "importing \[" "$tmp/tty" && fail "--no-progress drew a bar"
+  has "$tmp/tty" "would import 6, skipped 0, errors 0"
 fi
 
 # ---- SIGKILL in the middle of a large import (SQLite) ----
