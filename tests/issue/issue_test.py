@@ -251,7 +251,31 @@ def issue_scenarios(db, workdir, srv, ka, kb, knocsd):
     check(st == 200 and js["data"] == [], "date filter")
     st, _, js = srv.req("GET", "/v1/invoices?status=bogus", key=ka)
     check(st == 400, "bad status -> %d" % st)
+    qr(srv, workdir, ka, kb, t)
     return inv
+
+
+def qr(srv, workdir, ka, kb, t):
+    step("ticket QR: PNG decodes to the self_invoice_url")
+    st, ct, png = get_bytes(srv, "/v1/tickets/%s/qr?format=png" % t["id"], ka)
+    check(st == 200 and ct == "image/png" and png.startswith(b"\x89PNG"),
+          "png %d %s" % (st, ct))
+    path = os.path.join(workdir, "qr.png")
+    with open(path, "wb") as f:
+        f.write(png)
+    p = subprocess.run(["zbarimg", "--raw", "-q", path], capture_output=True,
+                       text=True, timeout=30)
+    check(p.returncode == 0 and p.stdout.strip() == t["self_invoice_url"],
+          "zbarimg read %r, want %r" % (p.stdout.strip(), t["self_invoice_url"]))
+    st, ct, png2 = get_bytes(srv, "/v1/tickets/%s/qr" % t["id"], ka)
+    check(st == 200 and png2 == png, "png is the default format")
+    st, ct, svg = get_bytes(srv, "/v1/tickets/%s/qr?format=svg" % t["id"], ka)
+    check(st == 200 and ct == "image/svg+xml" and b"<svg" in svg
+          and b"<path" in svg, "svg %d %s" % (st, ct))
+    st, _, _ = get_bytes(srv, "/v1/tickets/%s/qr?format=gif" % t["id"], ka)
+    check(st == 400, "unknown format -> %d" % st)
+    st, _, _ = get_bytes(srv, "/v1/tickets/%s/qr" % t["id"], kb)
+    check(st == 404, "other tenant's ticket QR -> %d" % st)
 
 
 def folios_gapless(db, slug):
