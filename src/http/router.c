@@ -39,6 +39,7 @@ const struct route http_routes[] = {
   { "GET",    "/v1/tickets/{id}",            api_tickets_get_id,           AUTH_API_KEY, 0 },
   { "POST",   "/v1/tickets/{id}/cancel",     api_tickets_post_id_cancel,   AUTH_API_KEY, API_MAX_BODY_SMALL },
   { "POST",   "/v1/tickets/{id}/invoice",    api_tickets_post_id_invoice,  AUTH_API_KEY, API_MAX_BODY_SMALL },
+  { "GET",    "/v1/tickets/{id}/qr",         api_tickets_get_id_qr,        AUTH_API_KEY, 0 },
   { "GET",    "/v1/invoices",                api_invoices_get,             AUTH_API_KEY, 0 },
   { "GET",    "/v1/invoices/{id}",           api_invoices_get_id,          AUTH_API_KEY, 0 },
   { "GET",    "/v1/invoices/{id}/xml",       api_invoices_get_id_xml,      AUTH_API_KEY, 0 },
