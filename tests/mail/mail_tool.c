@@ -436,22 +436,22 @@ cmd_send (int argc, char **argv)
         return usage ();
     }
   char err[200];
-  struct buf msg = BUF_INIT;
-  if (!mail_build (&m, &msg, err, sizeof err))
+  struct buf msg = BUF_INIT, reply = BUF_INIT;
+  struct mail_smtp s = { 0 };
+  int rc;
+  if (!mail_build (&m, &msg, err, sizeof err)
+      || !mail_smtp_parse_url (url, &s, err, sizeof err))
     {
       fprintf (stderr, "mail_tool: %s\n", err);
-      return 2;
+      rc = 2;
     }
-  struct mail_smtp s;
-  if (!mail_smtp_parse_url (url, &s, err, sizeof err))
+  else
     {
-      fprintf (stderr, "mail_tool: %s\n", err);
-      return 2;
+      enum mail_status st = mail_send (&s, m.from_addr, m.to, m.n_to,
+                                       msg.data, msg.len, &reply);
+      printf ("%s\n", reply.data ? reply.data : "");
+      rc = st == MAIL_SENT ? 0 : st == MAIL_TEMPFAIL ? 1 : 3;
     }
-  struct buf reply = BUF_INIT;
-  enum mail_status st = mail_send (&s, m.from_addr, m.to, m.n_to, msg.data,
-                                   msg.len, &reply);
-  printf ("%s\n", reply.data ? reply.data : "");
   mail_smtp_clear (&s);
   buf_free (&reply);
   buf_free (&msg);
@@ -462,7 +462,7 @@ cmd_send (int argc, char **argv)
       buf_free (&files[k]);
       free (names[k]);
     }
-  return st == MAIL_SENT ? 0 : st == MAIL_TEMPFAIL ? 1 : 3;
+  return rc;
 }
 
 static int
