@@ -301,16 +301,28 @@ struct run
   int state;      /* 0 before the first attempt, 1 inside */
   int attempt;
   bool nested;
-  bool write;
+  int mode;       /* RUN_AUTO, RUN_WRITE or RUN_READ */
+};
+
+/* RUN_AUTO: a single statement, no BEGIN/COMMIT (one round trip on
+ * PostgreSQL); RUN_WRITE: BEGIN (IMMEDIATE on SQLite); RUN_READ: BEGIN
+ * (DEFERRED on SQLite).  false/true in RUN() mean AUTO/WRITE. */
+enum
+{
+  RUN_AUTO = 0,
+  RUN_WRITE = 1,
+  RUN_READ = 2
 };
 
 static int
 tx_begin (struct run *r)
 {
   const char *sql = "BEGIN";
-  if (r->s->bk->dialect == STORE_SQLITE && r->write)
+  if (r->s->bk->dialect == STORE_SQLITE && r->mode == RUN_WRITE)
     sql = "BEGIN IMMEDIATE";
   r->f.poisoned = false;
+  if (r->mode == RUN_AUTO)
+    return BK_DONE;
   return r->s->bk->exec (r->f.c, sql);
 }
 
@@ -373,7 +385,9 @@ run_next (struct run *r, enum store_status *st)
     }
   for (;;)
     {
-      if (*st >= 0 && !(r->f.poisoned && s->bk->dialect == STORE_PG))
+      if (r->mode == RUN_AUTO)
+        ; /* nothing to commit or roll back */
+      else if (*st >= 0 && !(r->f.poisoned && s->bk->dialect == STORE_PG))
         {
           int rc = s->bk->exec (r->f.c, "COMMIT");
           if (rc != BK_DONE)
@@ -407,15 +421,15 @@ run_next (struct run *r, enum store_status *st)
   return false;
 }
 
-#define RUN(s_, r_, st_, write_)                                             \
-  for (struct run r_ = { .s = (s_), .write = (write_) };                      \
+#define RUN(s_, r_, st_, mode_)                                              \
+  for (struct run r_ = { .s = (s_), .mode = (mode_) };                        \
        run_next (&r_, &(st_));)
 
 static enum store_status
-tx_common (struct store *s, store_tx_fn fn, void *arg, bool write)
+tx_common (struct store *s, store_tx_fn fn, void *arg, int mode)
 {
   enum store_status st = STORE_HARD;
-  RUN (s, r, st, write)
+  RUN (s, r, st, mode)
   {
     st = fn (s, arg);
   }
@@ -425,13 +439,13 @@ tx_common (struct store *s, store_tx_fn fn, void *arg, bool write)
 enum store_status
 store_tx (struct store *s, store_tx_fn fn, void *arg)
 {
-  return tx_common (s, fn, arg, true);
+  return tx_common (s, fn, arg, RUN_WRITE);
 }
 
 enum store_status
 store_tx_read (struct store *s, store_tx_fn fn, void *arg)
 {
-  return tx_common (s, fn, arg, false);
+  return tx_common (s, fn, arg, RUN_READ);
 }
 
 /* ================================================================== */
