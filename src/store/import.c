@@ -855,9 +855,19 @@ cmd_import (int argc, char **argv)
       return st == STORE_NONE ? 2 : 1;
     }
   im.tenant_id = tn.id;
-  /* Dates without a zone are local time where the tenant is. */
-  setenv ("TZ", tn.timezone[0] ? tn.timezone : STORE_DEFAULT_TIMEZONE, 1);
-  tzset ();
+  /* Dates without a zone are local time where the tenant is.  Without
+     the zone's tzdata file, glibc would silently use UTC: fall back to
+     a fixed UTC-6 (Mexico City since 2022, the API's default) instead. */
+  {
+    const char *tz = tn.timezone[0] ? tn.timezone : STORE_DEFAULT_TIMEZONE;
+    char zpath[200];
+    snprintf (zpath, sizeof zpath, "/usr/share/zoneinfo/%s", tz);
+    if (strstr (tz, "..") == NULL && access (zpath, R_OK) == 0)
+      setenv ("TZ", tz, 1);
+    else
+      setenv ("TZ", "<-06>6", 1);
+    tzset ();
+  }
   store_tenant_clear (&tn);
 
   im.cur_items = json_array ();
