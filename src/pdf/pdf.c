@@ -672,7 +672,8 @@ kv_flow (struct doc *d, const char *label, const char *value)
 static void
 section_title (struct doc *d, const char *t)
 {
-  need (d, 14 + LH * 2);
+  need (d, 18 + LH * 2);
+  d->y -= 4;
   text (d, d->fb, 8.5f, d->left, d->y - 9, t);
   d->y -= 12;
   hline (d, d->y, 0.6f, 0.5f);
