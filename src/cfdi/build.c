@@ -38,6 +38,8 @@
 #include "cfdi/cadena.h"
 #include "cfdi/json_in.h"
 #include "cfdi/pac.h"
+#include "core/catalog.h"
+#include "core/rules.h"
 #include "core/ticket.h"
 
 #define NS_CFDI "http://www.sat.gob.mx/cfd/4"
@@ -825,6 +827,24 @@ global_common (struct invoice *h, const struct csd *csd, const char *nocert,
     strcpy (h->payment_method, "PUE");
   if (h->export_code[0] == '\0')
     strcpy (h->export_code, "01");
+  if (h->currency[0] == '\0')
+    strcpy (h->currency, "MXN");
+  /* the header is checked like cfdi/json_in.c checks an invoice's */
+  int64_t t;
+  if (!ticket_parse_date (h->date, 0, &t) || strlen (h->date) != 19)
+    return ferr_set (err, "date_format", "date",
+                     "date must be a local date and time YYYY-MM-DDTHH:MM:SS",
+                     "la fecha debe ser AAAA-MM-DDThh:mm:ss");
+  if (!rules_issuer (h->issuer.rfc, h->issuer.regime, h->issuer.zip, err)
+      || !rules_payment ("I", h->payment_form, h->payment_method, err)
+      || !rules_currency (h->currency, h->exchange, h->has_exchange, NULL,
+                          err))
+    return false;
+  if (catalog_periodicity (h->global.periodicity) == NULL
+      || catalog_month (h->global.months) == NULL || h->global.year < 2021)
+    return ferr_set (err, "global_info", "global",
+                     "global needs a c_Periodicidad, a c_Meses and a year",
+                     "global requiere c_Periodicidad, c_Meses y año");
   if (csd && !check_csd_for (h, csd, err))
     return false;
   /* pass 0: sums */

@@ -689,6 +689,39 @@ test_global_errors (void **state)
     }
 }
 
+/* SAT: the streamed global invoice's header is checked like a JSON one */
+static void
+test_global_header_checks (void **state)
+{
+  static const char *what[] = { "payment_form", "global", "date",
+                                "issuer.tax_id" };
+  for (int k = 0; k < 4; k++)
+    {
+      struct invoice h;
+      global_header (&h);
+      if (k == 0)
+        strcpy (h.payment_form, "77");
+      else if (k == 1)
+        strcpy (h.global.months, "42");
+      else if (k == 2)
+        strcpy (h.date, "2026-11-31T00:00:00");
+      else
+        {
+          free (h.issuer.rfc);
+          h.issuer.rfc = xstrdup ("XAXX010101000");
+        }
+      struct tickets t = { 3, 1, 0 };
+      struct buf xml = BUF_INIT;
+      struct ferr e = { 0 };
+      assert_false (cfdi_build_global (&h, csd, ticket_next, &t,
+                                       cfdi_write_buf, &xml, NULL, &e));
+      assert_string_equal (e.field, what[k]);
+      assert_int_equal (xml.len, 0);
+      buf_free (&xml);
+      invoice_free (&h);
+    }
+}
+
 /* SAT: TFD 1.1 — the whole issuing step through the sandbox PAC: the
  * stamped document still passes the three checks */
 static void
@@ -837,6 +870,7 @@ main (void)
     cmocka_unit_test (test_generated_global_json),
     cmocka_unit_test (test_generated_global_streamed),
     cmocka_unit_test (test_global_errors),
+    cmocka_unit_test (test_global_header_checks),
     cmocka_unit_test (test_issue_stamped),
     cmocka_unit_test (test_rfc_mismatch),
   };
