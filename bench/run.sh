@@ -83,7 +83,7 @@ db="sqlite:$tmp/m1.db"
 FACTURO_BENCH_KEY=$("$bin" apikey create --db "$db" --tenant bench)
 export FACTURO_BENCH_KEY
 port=$(free_port)
-"$bin" serve --db "$db" --listen "127.0.0.1:$port" --rate-limit 0 --threads 4 \
+"$bin" serve --db "$db" --listen "127.0.0.1:$port" --rate-limit 0 --threads "${BENCH_THREADS:-16}" \
   --log-level warn 2>"$tmp/serve.log" & sp=$!; pids="$pids $sp"
 wait_port "$port"
 : >"$tmp/post"

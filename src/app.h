@@ -11,6 +11,7 @@
 #ifndef FACTURO_APP_H
 #define FACTURO_APP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,12 @@ struct app
   struct ratelimit *ratelimit; /* owned */
   uint8_t secret[APP_SECRET_BYTES]; /* server secret (tokens); wiped at exit */
   volatile int stopping;      /* set once SIGTERM/SIGINT arrived */
+  /* SQLite group commit (api/common.c): POSTs waiting to write queue
+   * here; one of them runs the whole queue in one transaction. */
+  pthread_mutex_t write_mu;
+  pthread_cond_t write_cv;
+  void *write_queue;          /* struct post_tx list, FIFO */
+  bool write_leader;          /* a batch is being written */
 };
 
 /* Fills c with the built-in defaults. */

@@ -22,6 +22,9 @@
 
 struct post_tx
 {
+  struct post_tx *next;   /* group-commit queue */
+  bool done;              /* its batch was written (result in st) */
+  enum store_status st;
   struct api_post p;
   api_post_fn fn;
   const char *key;
@@ -68,6 +71,80 @@ post_tx_fn (struct store *s, void *arg)
   return STORE_ONE;
 }
 
+/* ---- SQLite group commit ------------------------------------------
+ * SQLite admits one writer at a time and makes the others sleep in its
+ * busy handler, and each commit costs an fsync (synchronous=FULL).  So
+ * POSTs queue here instead: the first to find no batch running becomes
+ * the leader, takes every queued request (up to GROUP_MAX) and runs them
+ * one after the other inside ONE transaction, then wakes them all.  One
+ * fsync then acknowledges the whole batch, and nobody is answered before
+ * that commit.  Each request's own work (post_tx_fn) keeps its semantics:
+ * its idempotency key and object are in the committed transaction or
+ * neither is.  Should the batch fail (a hard store error), every request
+ * in it gets the error; a soft error retries the whole batch. */
+
+#define GROUP_MAX 64
+
+struct batch
+{
+  struct post_tx *head;
+};
+
+static enum store_status
+batch_fn (struct store *s, void *arg)
+{
+  struct batch *b = arg;
+  for (struct post_tx *x = b->head; x; x = x->next)
+    {
+      enum store_status st = post_tx_fn (s, x);
+      if (st < 0)
+        return st;
+    }
+  return STORE_ONE;
+}
+
+static enum store_status
+group_commit (struct app *app, struct post_tx *me)
+{
+  pthread_mutex_lock (&app->write_mu);
+  /* Append to the FIFO. */
+  struct post_tx **tail = (struct post_tx **) &app->write_queue;
+  while (*tail)
+    tail = &(*tail)->next;
+  me->next = NULL;
+  me->done = false;
+  *tail = me;
+  while (!me->done)
+    {
+      if (app->write_leader)
+        {
+          pthread_cond_wait (&app->write_cv, &app->write_mu);
+          continue;
+        }
+      /* Lead: take up to GROUP_MAX from the front (me among them). */
+      app->write_leader = true;
+      struct batch b = { app->write_queue };
+      struct post_tx *last = b.head;
+      for (int n = 1; n < GROUP_MAX && last->next; n++)
+        last = last->next;
+      app->write_queue = last->next;
+      last->next = NULL;
+      pthread_mutex_unlock (&app->write_mu);
+      enum store_status st = store_tx (app->store, batch_fn, &b);
+      pthread_mutex_lock (&app->write_mu);
+      for (struct post_tx *x = b.head, *n; x; x = n)
+        {
+          n = x->next;
+          x->st = st;
+          x->done = true;
+        }
+      app->write_leader = false;
+      pthread_cond_broadcast (&app->write_cv);
+    }
+  pthread_mutex_unlock (&app->write_mu);
+  return me->st;
+}
+
 enum MHD_Result
 api_post_run (struct req *rq, api_post_fn fn, void *arg)
 {
@@ -82,7 +159,11 @@ api_post_run (struct req *rq, api_post_fn fn, void *arg)
     return reply_error (rq, ERR_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key");
   if (x.key)
     idem_request_hash (rq, x.hash);
-  enum store_status st = store_tx (rq->app->store, post_tx_fn, &x);
+  enum store_status st;
+  if (store_dialect (rq->app->store) == STORE_SQLITE)
+    st = group_commit (rq->app, &x);
+  else
+    st = store_tx (rq->app->store, post_tx_fn, &x);
   enum MHD_Result ret;
   if (st < 0)
     ret = api_store_failed (rq, st);

@@ -420,6 +420,8 @@ cmd_serve (int argc, char **argv)
       store_close (app.store);
       return 1;
     }
+  pthread_mutex_init (&app.write_mu, NULL);
+  pthread_cond_init (&app.write_cv, NULL);
   app.metrics = metrics_new (http_route_count ());
   app.ratelimit = ratelimit_new (app.cfg.rate_limit, app.cfg.rate_burst);
 

@@ -167,9 +167,9 @@ def make_db(workdir):
                                     u.fragment)), (url, name)
 
 
-def tenant(db, slug, rfc):
+def tenant(db, slug, rfc, regime="601"):
     run("tenant", "create", "--db", db, "--slug", slug, "--rfc", rfc,
-        "--name", "Comercio " + slug.upper(), "--regime", "601",
+        "--name", "Comercio " + slug.upper(), "--regime", regime,
         "--zip", "06000")
     key = run("apikey", "create", "--db", db, "--tenant", slug).stdout.strip()
     if not re.fullmatch(r"fk_[0-9a-f]{16}_[0-9a-f]{64}", key):
@@ -520,9 +520,30 @@ def scenarios(db, workdir, srv, ka, kb):
     if not check(st == 201 and st2 == 201 and st3 == 201, "B objects"):
         return
     ids = {"tickets": tb["id"], "products": pb["id"], "customers": cb["id"]}
-    bodies = {("PATCH", "products"): {"price": 1},
-              ("PATCH", "customers"): {"legal_name": "X"}}
+    receiver = {"customer": {"legal_name": "ESCUELA KEMPER URGATE",
+                             "tax_id": "EKU9003173C9", "tax_system": "601",
+                             "address": {"zip": "42501"}}, "use": "G03"}
+    bodies = {("PATCH", "/v1/products/{id}"): {"price": 1},
+              ("PATCH", "/v1/customers/{id}"): {"legal_name": "X"},
+              ("POST", "/v1/tickets/{id}/invoice"): receiver}
     routes = run("serve", "--print-routes").stdout.split("\n")
+    if any(" /v1/invoices/" in l for l in routes):
+        # An invoice of B (sandbox stamp with SAT's test CSD for B's RFC).
+        csd = os.path.join(os.environ.get("FACTURO_SHARED", "../shared"),
+                           "sat", "csd", "CACX7605101P8")
+        run("tenant", "csd", "--db", db, "--tenant", "tb",
+            "--cer", os.path.join(csd, "CACX7605101P8.cer"),
+            "--key", os.path.join(csd, "CACX7605101P8.key"),
+            "--password-file", os.path.join(csd, "password.txt"))
+        run("tenant", "set", "--db", db, "--tenant", "tb", "--stamp", "sandbox")
+        now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 86400))
+        st, _, tb2 = srv.req("POST", "/v1/tickets",
+                             ticket_body("B-INV", date=now + "Z"), key=kb)
+        st2, _, ib = srv.req("POST", "/v1/tickets/%s/invoice" % tb2.get("id"),
+                             receiver, key=kb)
+        if check(st == 201 and st2 in (200, 201),
+                 "B's invoice: %d %d %r" % (st, st2, ib)):
+            ids["invoices"] = ib["id"]
     covered = 0
     for line in routes:
         if not line.strip():
@@ -545,7 +566,7 @@ def scenarios(db, workdir, srv, ka, kb):
         if not check(res in ids, "no B object for %s" % pattern):
             continue
         path = pattern.replace("{id}", ids[res])
-        st, _, js = srv.req(method, path, bodies.get((method, res)), key=ka)
+        st, _, js = srv.req(method, path, bodies.get((method, pattern)), key=ka)
         check(st == 404, "%s %s with A's key -> %d (want 404)" % (method, path, st))
         covered += 1
     check(covered == len([l for l in routes if "api_key" in l]),
@@ -803,7 +824,7 @@ def main():
         step("cli")
         run("migrate", "--db", db)
         ka = tenant(db, "ta", "EKU9003173C9")
-        kb = tenant(db, "tb", "IIA040805DZ4")
+        kb = tenant(db, "tb", "CACX7605101P8", "612")
         srv = Server(db, workdir)
         t0 = time.time()
         try:
