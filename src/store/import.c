@@ -140,7 +140,7 @@ struct import
   bool io_error;            /* read() failed */
   bool db_error;            /* the store failed (not the input) */
   struct hmap seen;         /* ticket keys of this file -> first line */
-  struct hmap branches;     /* branch code -> id (0: unknown) */
+  struct hmap branches;     /* branch code -> branch id */
   struct csv_reader *csv;
   int map[IMPORT_COL_COUNT];
   double last_draw;         /* monotonic seconds of the last progress */
@@ -164,14 +164,24 @@ report (void *cls, unsigned long line, const char *column, const char *code,
         const char *message)
 {
   struct import *im = cls;
+  char clean[512];
+  size_t i;
   im->errors++;
+  /* Messages quote cells of the file: never let its control characters
+     (terminal escapes, line breaks) through to the terminal or log. */
+  for (i = 0; message[i] && i + 1 < sizeof clean; i++)
+    {
+      unsigned char ch = (unsigned char) message[i];
+      clean[i] = ch < 0x20 || ch == 0x7f ? '?' : (char) ch;
+    }
+  clean[i] = '\0';
   if (im->progress)
     fputs ("\r\033[K", stderr); /* clear the progress line */
   if (column && column[0])
-    fprintf (stderr, "%s:%lu: %s: %s [%s]\n", im->path, line, column,
-             message, code);
+    fprintf (stderr, "%s:%lu: %s: %s [%s]\n", im->path, line, column, clean,
+             code);
   else
-    fprintf (stderr, "%s:%lu: %s [%s]\n", im->path, line, message, code);
+    fprintf (stderr, "%s:%lu: %s [%s]\n", im->path, line, clean, code);
 }
 
 static double

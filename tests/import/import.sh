@@ -211,6 +211,7 @@ cmp -s "$tmp/got" "$tmp/want" && ok "BOM + CRLF + reordered + quoted: same ticke
   || { fail "variant differs"; diff "$tmp/want" "$tmp/got"; }
 
 # ---- a bad file: every bad line listed, nothing imported ----
+esc=$(printf '\033')
 H="branch,folio_number,date,payment_form,quantity,discount,description,product_key,unit_key,unit_name,price,tax_included,taxes"
 cat >"$tmp/bad.csv" <<EOF
 $H
@@ -230,6 +231,7 @@ S01,11,2026-11-20T10:00:00,01,1,,Good again,50201712,H87,Pieza,1.00,true,
 S01,12,2026-11-20T10:00:00,01,1,,"Two
 lines",50201712,H87,Pieza,1.00,true,
 S01,13,2026-11-20T10:00:00,01,1,,Line 17,50201712,H87,Pieza,-1,true,
+S01,14,2026-11-20T10:00:00,01,1,,Escape,50201712,H87,Pieza,"1${esc}[31m",true,
 EOF
 if expect_rc 2 "$bin" import tickets "$tmp/bad.csv" --tenant shop3 --db "$db"; then
   for want in "bad.csv:3: price:" "bad.csv:4: date:" "bad.csv:5: taxes:" \
@@ -238,13 +240,15 @@ if expect_rc 2 "$bin" import tickets "$tmp/bad.csv" --tenant shop3 --db "$db"; t
               "bad.csv:11: folio_number:" "ticket_not_contiguous" \
               "bad.csv:12: discount:" "bad.csv:13:" "field_count" \
               "bad.csv:15: description: control character 0x0A" \
-              "bad.csv:17: price:" "12 errors: nothing imported"; do
+              "bad.csv:17: price:" "bad.csv:18: price: '1?[31m'" \
+              "13 errors: nothing imported"; do
     has "$tmp/err" "$want"
   done
   for good in 2 8 10 14 16; do
     grep -q "bad.csv:$good:" "$tmp/err" && fail "good line $good reported"
   done
-  has "$tmp/out" "imported 0, skipped 0, errors 12"
+  has "$tmp/out" "imported 0, skipped 0, errors 13"
+  grep -q "$(printf '\033')" "$tmp/err" && fail "an escape character reached stderr"
 fi
 [ "$(count_of shop3)" = 0 ] && ok "bad file: every bad line, nothing imported" \
   || fail "bad file imported $(count_of shop3) tickets"
