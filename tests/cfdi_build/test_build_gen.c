@@ -689,6 +689,139 @@ test_global_errors (void **state)
     }
 }
 
+/* SAT: samples egreso-constructed.xml and global-constructed.xml rebuilt
+ * from JSON: the cadena original equals the sample's .cadena.txt byte for
+ * byte, and since PKCS#1 v1.5 signatures are deterministic, the Sello
+ * equals the sample's Sello */
+static void
+rebuild_sample (const char *name, const char *json)
+{
+  const char *shared = getenv ("FACTURO_SHARED");
+  char p[1024];
+  struct buf want = BUF_INIT, sample = BUF_INIT;
+  snprintf (p, sizeof p, "%s/sat/samples/%s.cadena.txt",
+            shared ? shared : "../shared", name);
+  assert_int_equal (read_file (p, &want, 0), 0);
+  snprintf (p, sizeof p, "%s/sat/samples/%s.xml",
+            shared ? shared : "../shared", name);
+  assert_int_equal (read_file (p, &sample, 0), 0);
+  struct invoice inv;
+  struct ferr e = { 0 };
+  invoice_init (&inv);
+  if (!cfdi_invoice_from_text (json, strlen (json), &inv, &e))
+    fail_msg ("%s: %s %s", name, e.field, e.message);
+  struct buf xml = BUF_INIT, cad = BUF_INIT;
+  assert_true (cfdi_build_sealed (&inv, csd, &xml, &cad, &e));
+  if (cad.len != want.len || memcmp (cad.data, want.data, cad.len) != 0)
+    fail_msg ("%s: cadena differs\nsample: %s\nbuilt:  %s", name, want.data,
+              cad.data);
+  const char *s1 = strstr (sample.data, " Sello=\"");
+  const char *s2 = strstr (xml.data, " Sello=\"");
+  assert_non_null (s1);
+  assert_non_null (s2);
+  size_t l1 = strcspn (s1 + 8, "\""), l2 = strcspn (s2 + 8, "\"");
+  assert_int_equal (l1, l2);
+  assert_memory_equal (s1 + 8, s2 + 8, l1);
+  check_doc (xml.data, xml.len, cad.data, cad.len, name);
+  buf_free (&want);
+  buf_free (&sample);
+  buf_free (&xml);
+  buf_free (&cad);
+  invoice_free (&inv);
+}
+
+static int
+sample_tickets (void *arg, size_t i, struct invoice_item *it,
+                struct ferr *err)
+{
+  (void) arg;
+  (void) err;
+  if (i >= 2)
+    return 0;
+  it->sku = xstrdup (i == 0 ? "T-000101" : "T-000102");
+  it->price = i == 0 ? 150000000 : 200000000;
+  it->n_taxes = 1;
+  it->taxes[0].kind = INVOICE_TAX_IVA;
+  it->taxes[0].rate = 160000;
+  return 1;
+}
+
+static void
+test_rebuild_sample_streamed (void **state)
+{
+  const char *shared = getenv ("FACTURO_SHARED");
+  char p[1024];
+  struct buf want = BUF_INIT, sample = BUF_INIT;
+  snprintf (p, sizeof p, "%s/sat/samples/global-constructed.cadena.txt",
+            shared ? shared : "../shared");
+  assert_int_equal (read_file (p, &want, 0), 0);
+  snprintf (p, sizeof p, "%s/sat/samples/global-constructed.xml",
+            shared ? shared : "../shared");
+  assert_int_equal (read_file (p, &sample, 0), 0);
+  struct invoice h;
+  global_header (&h);
+  free (h.folio);
+  h.folio = xstrdup ("20250531");
+  strcpy (h.date, "2025-06-01T09:15:00");
+  strcpy (h.global.periodicity, "01");
+  strcpy (h.global.months, "05");
+  h.global.year = 2025;
+  struct buf xml = BUF_INIT, xml2 = BUF_INIT, cad = BUF_INIT;
+  struct ferr e = { 0 };
+  assert_true (cfdi_build_global (&h, csd, sample_tickets, NULL,
+                                  cfdi_write_buf, &xml, NULL, &e));
+  assert_true (cfdi_build_global_unsigned (
+      &h, csd_no_certificado (csd), csd_certificado_b64 (csd),
+      sample_tickets, NULL, cfdi_write_buf, &xml2, &cad, NULL, &e));
+  assert_int_equal (cad.len, want.len);
+  assert_memory_equal (cad.data, want.data, cad.len);
+  const char *s1 = strstr (sample.data, " Sello=\"");
+  const char *s2 = strstr (xml.data, " Sello=\"");
+  size_t l1 = strcspn (s1 + 8, "\""), l2 = strcspn (s2 + 8, "\"");
+  assert_int_equal (l1, l2);
+  assert_memory_equal (s1 + 8, s2 + 8, l1);
+  buf_free (&want);
+  buf_free (&sample);
+  buf_free (&xml);
+  buf_free (&xml2);
+  buf_free (&cad);
+  invoice_free (&h);
+}
+
+static void
+test_rebuild_samples (void **state)
+{
+  rebuild_sample (
+      "egreso-constructed",
+      "{\"type\":\"E\",\"series\":\"NC\",\"folio_number\":\"17\","
+      "\"date\":\"2025-06-02T12:30:00\",\"issuer\":{\"tax_id\":"
+      "\"EKU9003173C9\",\"legal_name\":\"ESCUELA KEMPER URGATE\","
+      "\"tax_system\":\"601\",\"address\":{\"zip\":\"42501\"}},"
+      "\"customer\":{\"tax_id\":\"CACX7605101P8\",\"legal_name\":"
+      "\"XOCHILT CASAS CHAVEZ\",\"tax_system\":\"612\",\"address\":"
+      "{\"zip\":\"36257\"}},\"use\":\"G02\",\"payment_form\":\"03\","
+      "\"related_documents\":[{\"relationship\":\"01\",\"documents\":"
+      "[\"F08A8B8C-26DB-5385-86AF-2A1D354C5CC3\"]}],\"items\":[{"
+      "\"product\":{\"description\":\"Bonificación por pronto pago "
+      "(año 2025, ñandú & más)\",\"product_key\":\"84111506\","
+      "\"unit_key\":\"ACT\",\"price\":\"100.00\",\"tax_included\":"
+      "false}}]}");
+  rebuild_sample (
+      "global-constructed",
+      "{\"series\":\"G\",\"folio_number\":20250531,\"date\":"
+      "\"2025-06-01T09:15:00\",\"issuer\":{\"tax_id\":\"EKU9003173C9\","
+      "\"legal_name\":\"ESCUELA KEMPER URGATE\",\"tax_system\":\"601\","
+      "\"address\":{\"zip\":\"42501\"}},\"payment_form\":\"01\","
+      "\"global\":{\"periodicity\":\"01\",\"months\":\"05\","
+      "\"year\":2025},\"items\":["
+      "{\"product\":{\"description\":\"Venta\",\"product_key\":"
+      "\"01010101\",\"unit_key\":\"ACT\",\"sku\":\"T-000101\","
+      "\"price\":\"150.00\",\"tax_included\":false}},"
+      "{\"product\":{\"description\":\"Venta\",\"product_key\":"
+      "\"01010101\",\"unit_key\":\"ACT\",\"sku\":\"T-000102\","
+      "\"price\":\"232.00\"}}]}");
+}
+
 /* SAT: the streamed global invoice's header is checked like a JSON one */
 static void
 test_global_header_checks (void **state)
@@ -870,6 +1003,8 @@ main (void)
     cmocka_unit_test (test_generated_global_json),
     cmocka_unit_test (test_generated_global_streamed),
     cmocka_unit_test (test_global_errors),
+    cmocka_unit_test (test_rebuild_samples),
+    cmocka_unit_test (test_rebuild_sample_streamed),
     cmocka_unit_test (test_global_header_checks),
     cmocka_unit_test (test_issue_stamped),
     cmocka_unit_test (test_rfc_mismatch),
