@@ -827,7 +827,7 @@ concepts (struct doc *d)
   struct buf b = BUF_INIT;
 
   section_title (d, "Conceptos");
-  need (d, 40);
+  need (d, 14 + 5 * LH); /* header row and a first row, together */
   d->table = &concept_table;
   table_header (d, d->table);
 
@@ -1099,7 +1099,7 @@ payments (struct doc *d)
     cx[0] = d->left;
     for (int i = 0; i < 8; i++)
       cx[i + 1] = cx[i] + docto_cols[i].w * W;
-    need (d, 40);
+    need (d, 14 + 3 * LH); /* header row and a first row, together */
     d->table = &docto_table;
     table_header (d, d->table);
     EACH (dr, p, NSP, "DoctoRelacionado")
