@@ -67,6 +67,21 @@ grep -q "schema version 1" "$tmp/out" || fail "migrate output: $(cat "$tmp/out")
 ok migrate
 grep -q "(0 migrations applied)" "$tmp/out" || fail "second migrate applied something"
 
+# concurrent migrations of a fresh database: all succeed, exactly one applies
+if [ "$backend" = sqlite ]; then
+  pdb="sqlite:$tmp/par.db"
+else
+  psql -q "$FACTURO_TEST_PG" -c "CREATE SCHEMA ${schema}_par" || fail "create schema"
+  pdb="${FACTURO_TEST_PG}${sep}options=-csearch_path%3D${schema}_par"
+fi
+for i in 1 2 3 4 5; do
+  ("$F" migrate --db "$pdb" >"$tmp/par$i" 2>&1; echo "rc=$?" >>"$tmp/par$i") &
+done
+wait
+[ "$(cat "$tmp"/par? | grep -c '^rc=0$')" -eq 5 ] || fail "parallel migrate: $(cat "$tmp"/par?)"
+[ "$(cat "$tmp"/par? | grep -c '(1 migration applied)')" -eq 1 ] || fail "parallel migrate applied twice: $(cat "$tmp"/par?)"
+[ "$backend" = pg ] && psql -q "$FACTURO_TEST_PG" -c "SET client_min_messages=warning; DROP SCHEMA ${schema}_par CASCADE" >/dev/null
+
 # tenant create
 ok tenant create --slug acme --rfc EKU9003173C9 --name "ESCUELA KEMPER URGATE" --regime 601 --zip 42501
 bad -- --slug tenant create --slug acme --rfc EKU9003173C9 --name X --regime 601 --zip 42501

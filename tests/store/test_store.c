@@ -643,6 +643,7 @@ struct idem_arg
   int replay_status;
   char replay_body[64];
   int64_t product;
+  int claimed; /* set once the key is held (atomic) */
 };
 
 static enum store_status
@@ -662,6 +663,7 @@ idem_tx (struct store *s, void *arg)
     }
   if (st != STORE_ONE)
     return st;
+  __atomic_store_n (&ia->claimed, 1, __ATOMIC_SEQ_CST);
   struct timespec ts = { 0, ia->delay_ms * 1000000L };
   nanosleep (&ts, NULL);
   struct store_product p = { .doc = (char *) "{}" };
@@ -692,8 +694,13 @@ test_idempotency_two_connections (void)
   struct idem_arg y = { .s = s2, .tenant = a, .delay_ms = 0 };
   pthread_t t1, t2;
   pthread_create (&t1, NULL, idem_thread, &x);
-  struct timespec ts = { 0, 100 * 1000000L };
-  nanosleep (&ts, NULL);
+  /* The second connection starts once the first holds the key inside its
+   * still open transaction: it must wait for it, then replay its answer. */
+  while (!__atomic_load_n (&x.claimed, __ATOMIC_SEQ_CST))
+    {
+      struct timespec ts = { 0, 1000000L };
+      nanosleep (&ts, NULL);
+    }
   pthread_create (&t2, NULL, idem_thread, &y);
   pthread_join (t1, NULL);
   pthread_join (t2, NULL);
@@ -740,12 +747,21 @@ branch_tx (struct store *s, void *arg)
 }
 
 static sqlite3 *locker_db;
+static struct store *locked_store;
+static uint64_t locked_retries;
+
+/* Releases the write lock once the store has retried at least once. */
 static void *
 unlock_later (void *arg)
 {
   (void) arg;
-  struct timespec ts = { 0, 150 * 1000000L };
-  nanosleep (&ts, NULL);
+  for (int i = 0; i < 5000
+                  && store_retries (locked_store) <= locked_retries;
+       i++)
+    {
+      struct timespec ts = { 0, 1000000L };
+      nanosleep (&ts, NULL);
+    }
   sqlite3_exec (locker_db, "COMMIT", NULL, NULL, NULL);
   return NULL;
 }
@@ -782,9 +798,11 @@ test_soft_retry (void)
       REQUIRE (sqlite3_open (path, &locker_db) == SQLITE_OK);
       REQUIRE (sqlite3_exec (locker_db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
       pthread_t th;
-      pthread_create (&th, NULL, unlock_later, NULL);
       struct count_arg cb = { 0, a, "BUSY" };
       uint64_t before = store_retries (sb);
+      locked_store = sb;
+      locked_retries = before;
+      pthread_create (&th, NULL, unlock_later, NULL);
       CHECK (store_tx (sb, branch_tx, &cb) == STORE_ONE);
       CHECK (store_retries (sb) > before);
       pthread_join (th, NULL);
