@@ -18,5 +18,6 @@ int cmd_demo (int argc, char **argv);       /* store/admin.c */
 int cmd_branch (int argc, char **argv);     /* store/admin.c */
 int cmd_import (int argc, char **argv);     /* store/import.c */
 int cmd_cfdi (int argc, char **argv);       /* cfdi/cli.c */
+int cmd_global_invoice (int argc, char **argv); /* jobs/global.c */
 
 #endif

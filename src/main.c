@@ -21,6 +21,8 @@ static const struct
   { "apikey", cmd_apikey, "create and revoke API keys" },
   { "import", cmd_import, "bulk-import tickets from a CSV file" },
   { "cfdi", cmd_cfdi, "build, verify and inspect CFDI 4.0 documents" },
+  { "global-invoice", cmd_global_invoice,
+    "issue the global invoice (público en general) of a period" },
 };
 
 static void
