@@ -9,6 +9,7 @@
  *       prints a new API key on stdout.
  *   issue_fixture DB folios SLUG      prints "SERIES FOLIO" per invoice
  *   issue_fixture DB count SLUG       prints the number of invoices
+ *   issue_fixture DB window SLUG DAYS sets the tenant's window_days
  *
  * The master key comes from FACTURO_SECRET_KEY like the server's.
  */
@@ -109,6 +110,17 @@ main (int argc, char **argv)
       if (store_apikey_create (s, t.id, "test", k, NULL) != STORE_ONE)
         return die ("apikey", NULL);
       printf ("%s\n", k);
+      store_tenant_clear (&t);
+    }
+  else if (strcmp (argv[2], "window") == 0 && argc >= 5)
+    {
+      struct store_tenant t;
+      store_tenant_init (&t);
+      if (store_tenant_find_slug (s, argv[3], &t) != STORE_ONE)
+        return die ("no such tenant", NULL);
+      t.window_days = atoi (argv[4]);
+      if (store_tenant_update (s, t.id, &t) != STORE_ONE)
+        return die ("tenant update", NULL);
       store_tenant_clear (&t);
     }
   else if (strcmp (argv[2], "folios") == 0 || strcmp (argv[2], "count") == 0)

@@ -278,6 +278,148 @@ def qr(srv, workdir, ka, kb, t):
     check(st == 404, "other tenant's ticket QR -> %d" % st)
 
 
+def facturo(*args):
+    return subprocess.run([BIN] + list(args), capture_output=True, text=True,
+                          timeout=120)
+
+
+def status_of(srv, key, tid):
+    return srv.req("GET", "/v1/tickets/" + tid, key=key)[2]["status"]
+
+
+def global_scenarios(db, workdir, srv):
+    step("global: set-up")
+    kg = tenant(db, "tg", "EKU9003173C9", "ESCUELA KEMPER URGATE",
+                window="2", periodicity="04")
+    now = datetime.datetime.now(MX)
+    yday = (now - datetime.timedelta(days=1)).replace(hour=10, minute=0,
+                                                      second=0, microsecond=0)
+    period = yday.strftime("%Y-%m")
+    first = yday.replace(day=1)
+    other = (first - datetime.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    def at(h):
+        return yday.replace(hour=h).strftime("%Y-%m-%dT%H:%M:%S")
+    e1 = new_ticket(srv, kg, "G-EXP1", date=at(10))
+    e2 = new_ticket(srv, kg, "G-EXP2", date=at(11), branch="S02")
+    inv = new_ticket(srv, kg, "G-INV", date=at(12))
+    can = new_ticket(srv, kg, "G-CAN", date=at(13))
+    cur = new_ticket(srv, kg, "G-NOW")
+    oth = new_ticket(srv, kg, "G-OTHER", date=other)
+    st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % inv["id"], RECEIVER,
+                        key=kg)
+    check(st == 201, "invoice G-INV %d %r" % (st, js))
+    st, _, _ = srv.req("POST", "/v1/tickets/%s/cancel" % can["id"], {}, key=kg)
+    check(st == 200, "cancel G-CAN %d" % st)
+    fixture(db, "window", "tg", "0")  # now yesterday's tickets are expired
+    count0 = int(fixture(db, "count", "tg"))
+
+    step("global: bad usage")
+    p = facturo("global-invoice", "--db", db, "--tenant", "tg", "--period",
+                "2026-W48")
+    check(p.returncode == 2 and "periodicity" in p.stderr,
+          "weekly label for a monthly tenant -> %d %r" % (p.returncode, p.stderr))
+    p = facturo("global-invoice", "--db", db, "--tenant", "nope", "--period",
+                period)
+    check(p.returncode == 2, "unknown tenant -> %d" % p.returncode)
+    p = facturo("global-invoice", "--db", db)
+    check(p.returncode == 2, "no arguments -> %d" % p.returncode)
+
+    step("global: takes exactly the expired open tickets of the period")
+    p = facturo("global-invoice", "--db", db, "--tenant", "tg", "--period",
+                period)
+    m = re.search(r"global invoice (\d+) \S+ uuid ([0-9A-F-]{36}): period "
+                  r"%s, 2 ticket\(s\)" % period, p.stdout)
+    if not check(p.returncode == 0 and m, "run 1: %d %r %r"
+                 % (p.returncode, p.stdout, p.stderr)):
+        return kg
+    gid, guuid = m.group(1), m.group(2)
+    st, _, g = srv.req("GET", "/v1/invoices/" + gid, key=kg)
+    check(st == 200 and sorted(g["tickets"]) == sorted([e1["id"], e2["id"]])
+          and g["customer"]["tax_id"] == "XAXX010101000" and g["uuid"] == guuid,
+          "global invoice %r" % g)
+    want = {e1["id"]: "in_global", e2["id"]: "in_global",
+            inv["id"]: "invoiced", can["id"]: "cancelled",
+            cur["id"]: "open", oth["id"]: "open"}
+    got = {k: status_of(srv, kg, k) for k in want}
+    check(got == want, "statuses %r" % got)
+
+    step("global: XML verifies, InformacionGlobal and conceptos")
+    st, ct, xml = get_bytes(srv, "/v1/invoices/%s/xml" % gid, kg)
+    rc, out = verify(xml, workdir, "global")
+    check(rc == 0, "verify rc %d: %s" % (rc, out))
+    check(('Periodicidad="04" Meses="%s" A\u00f1o="%s"'
+           % (period[5:], period[:4])).encode() in xml,
+          "InformacionGlobal %r" % re.findall(rb"<cfdi:InformacionGlobal[^>]*>",
+                                               xml))
+    check(b'Rfc="XAXX010101000"' in xml and b'UsoCFDI="S01"' in xml,
+          "receiver is the general public")
+    ids = re.findall(rb'NoIdentificacion="([^"]*)"', xml)
+    check(set(ids) == {b"S01-G-EXP1", b"S02-G-EXP2"},
+          "conceptos are exactly the two expired tickets: %r" % ids)
+    # Two tax rates per ticket (IVA 16 %; IVA 16 % + ISR withheld): two
+    # conceptos per ticket, totals as the tickets' (1326.80 each).
+    check(len(ids) == 4 and b'Total="2653.60"' in xml,
+          "%d conceptos, total %r" % (len(ids),
+                                      re.findall(rb' Total="[^"]*"', xml)))
+
+    step("global: second run takes nothing")
+    p = facturo("global-invoice", "--db", db, "--tenant", "tg", "--period",
+                period)
+    check(p.returncode == 0 and "no ticket to include" in p.stdout,
+          "run 2: %d %r" % (p.returncode, p.stdout))
+    check(int(fixture(db, "count", "tg")) == count0 + 1,
+          "exactly one document added")
+
+    step("global: a ticket in the global invoice cannot be self-invoiced")
+    st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % e1["id"], RECEIVER,
+                        key=kg)
+    check(st == 409 and err_of(js)[0] == "ticket_in_global",
+          "in_global %d %r" % (st, js))
+
+    step("global: --auto (the server's job), daily periodicity")
+    kd = tenant(db, "td", "EKU9003173C9", "ESCUELA KEMPER URGATE",
+                window="7", periodicity="01")
+    d1 = new_ticket(srv, kd, "D-1", date=at(9))
+    d2 = new_ticket(srv, kd, "D-2")
+    p = facturo("global-invoice", "--db", db, "--auto")
+    check(p.returncode == 0 and re.match(r"[1-9]\d* global invoice", p.stdout),
+          "auto: %d %r %r" % (p.returncode, p.stdout, p.stderr))
+    check(status_of(srv, kd, d1["id"]) == "in_global"
+          and status_of(srv, kd, d2["id"]) == "open",
+          "auto took yesterday's ticket only")
+    p = facturo("global-invoice", "--db", db, "--auto")
+    check(p.returncode == 0 and p.stdout.startswith("0 global"),
+          "auto again: %r" % p.stdout)
+    return kg
+
+
+def global_two_processes(db, workdir, srv):
+    """Two facturo processes issue the same period at once (PostgreSQL)."""
+    step("global: two processes, one period")
+    kp = tenant(db, "tp", "EKU9003173C9", "ESCUELA KEMPER URGATE",
+                window="2", periodicity="04")
+    fixture(db, "window", "tp", "0")
+    yday = datetime.datetime.now(MX) - datetime.timedelta(days=1)
+    period = yday.strftime("%Y-%m")
+    ids = [new_ticket(srv, kp, "PP-%d" % i,
+                      date=yday.strftime("%Y-%m-%dT%H:%M:") + "%02d" % i)["id"]
+           for i in range(30)]
+    procs = [subprocess.Popen([BIN, "global-invoice", "--db", db, "--tenant",
+                               "tp", "--period", period],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    taken = 0
+    for p, (o, e) in zip(procs, outs):
+        check(p.returncode == 0, "rc %d %r" % (p.returncode, e))
+        m = re.search(r"(\d+) ticket\(s\),", o)
+        taken += int(m.group(1)) if m else 0
+    check(taken == 30, "tickets taken once in total: %d (%r)" % (taken, outs))
+    check(all(status_of(srv, kp, i) == "in_global" for i in ids),
+          "every ticket in_global")
+
+
 def folios_gapless(db, slug):
     step("series folios gapless")  # INVARIANT 3
     rows = [l.split() for l in fixture(db, "folios", slug).splitlines()]
@@ -336,6 +478,9 @@ def main():
         t0 = time.time()
         try:
             issue_scenarios(db, workdir, srv, ka, kb, kn)
+            global_scenarios(db, workdir, srv)
+            if A.BACKEND == "postgres":
+                global_two_processes(db, workdir, srv)
         finally:
             rc = srv.stop()
             step("shutdown")
@@ -344,6 +489,7 @@ def main():
             two_processes(db, workdir, ka)
         n = folios_gapless(db, "ta")
         check(n >= 3, "invoices stored: %d" % n)
+        folios_gapless(db, "tg")
         print("issue %s: %d failures in %.1fs" % (A.BACKEND, len(A.FAILS),
                                                   time.time() - t0))
     finally:
