@@ -170,7 +170,7 @@ store_open (const char *url, struct ferr *err)
   if (strncmp (u, "postgres://", 11) == 0 || strncmp (u, "postgresql://", 13) == 0)
     {
       s->bk = &store_pg_backend;
-      /* Take pool= out of the query; hand the rest to libpq. */
+      /* Take our options out of the query; hand the rest to libpq. */
       struct buf b = BUF_INIT;
       char *q = strchr (u, '?');
       if (q)
@@ -184,7 +184,7 @@ store_open (const char *url, struct ferr *err)
         {
           char *amp = strchr (p, '&');
           size_t len = amp ? (size_t) (amp - p) : strlen (p);
-          if (strncmp (p, "pool=", 5) != 0)
+          if (strncmp (p, "pool=", 5) != 0 && strncmp (p, "busy_ms=", 8) != 0)
             {
               buf_putc (&b, first ? '?' : '&');
               buf_append (&b, p, len);

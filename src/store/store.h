@@ -686,7 +686,9 @@ enum store_status store_job_enqueue (struct store *s, int64_t tenant_id,
 /* Pre-tenant (workers serve all tenants).  Atomically claims one job of
  * `kind` (NULL = any kind) that is due (QUEUED and run_after <= now, or
  * RUNNING with an expired lease): state RUNNING, attempts + 1, claimed_by
- * = worker, lease_until = now + lease_seconds.  One statement: FOR UPDATE
+ * = worker, lease_until = now + lease_seconds (60 when <= 0).  A worker
+ * that outlives its lease may see the job claimed again: keep jobs
+ * idempotent, or lease generously.  One statement: FOR UPDATE
  * SKIP LOCKED on PostgreSQL, a single UPDATE on SQLite, so no job goes to
  * two workers.  STORE_NONE if nothing is due. */
 enum store_status store_job_claim (struct store *s, const char *worker,
