@@ -1033,12 +1033,16 @@ invoice_json_text (const json_t *v, const char *field, size_t max_chars,
   for (size_t i = 0; i < len; i++)
     {
       unsigned char c = (unsigned char) s[i];
-      if (c < 0x20 || c == 0x7f || c == '|')
+      /* U+FFFE and U+FFFF (EF BF BE/BF) are not XML 1.0 characters */
+      bool nonchar = c == 0xEF && i + 2 < len
+                     && (unsigned char) s[i + 1] == 0xBF
+                     && ((unsigned char) s[i + 2] & 0xFE) == 0xBE;
+      if (c < 0x20 || c == 0x7f || c == '|' || nonchar)
         return ferr_set (err, "text_character", field,
                          "%s contains a character SAT does not allow "
-                         "(control character or '|')",
+                         "(control character, U+FFFE/U+FFFF or '|')",
                          "%s contiene un carácter que el SAT no admite "
-                         "(de control o '|')",
+                         "(de control, U+FFFE/U+FFFF o '|')",
                          field, field);
     }
   /* SAT collapses white space: a text of spaces only is empty */

@@ -627,6 +627,12 @@ test_items_json (void **state)
     { "[{\"product\": {\"description\": \"a|b\", \"product_key\": "
       "\"01010101\", \"price\": 1}}]",
       "items[0].product.description", "text_character" },
+    { "[{\"product\": {\"description\": \"a\\uFFFEb\", \"product_key\": "
+      "\"01010101\", \"price\": 1}}]",
+      "items[0].product.description", "text_character" },
+    { "[{\"product\": {\"description\": \"tab\\there\", \"product_key\": "
+      "\"01010101\", \"price\": 1}}]",
+      "items[0].product.description", "text_character" },
     { "[{\"product\": {\"description\": \"   \", \"product_key\": "
       "\"01010101\", \"price\": 1}}]",
       "items[0].product.description", "required" },
