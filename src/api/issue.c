@@ -46,18 +46,10 @@
 #include "core/rules.h"
 #include "core/ticket.h"
 #include "http/http.h"
+#include "jobs/jobs.h"
 #include "jobs/mail.h"
 #include "util/buf.h"
 #include "util/log.h"
-
-/* jobs/jobs.h (mail module): queue the invoice's e-mail inside our
- * transaction.  Declared weakly so that issuing still links (and simply
- * queues no mail, with a warning) where the outbox is not built in. */
-enum store_status
-mail_enqueue_invoice (struct store *s, int64_t tenant_id, int64_t invoice_id,
-                      const char *const *to, size_t n_to, const char *lang,
-                      const char *actor, int64_t *job_id)
-    __attribute__ ((weak));
 
 /* ================================================================== */
 /* Civil calendar (proleptic Gregorian), days since 1970-01-01          */
@@ -890,24 +882,17 @@ issue_tx_fn (struct store *s, void *arg)
     }
   if (x->r->n_emails > 0)
     {
-      if (mail_enqueue_invoice)
+      int64_t job = 0;
+      st = mail_enqueue_invoice (s, x->tenant_id, row.id, x->r->emails,
+                                 x->r->n_emails, x->lang,
+                                 x->actor ? x->actor : "system", &job);
+      if (st < 0)
         {
-          int64_t job = 0;
-          st = mail_enqueue_invoice (s, x->tenant_id, row.id, x->r->emails,
-                                     x->r->n_emails, x->lang,
-                                     x->actor ? x->actor : "system", &job);
-          if (st < 0)
-            {
-              st = fail (x, ISSUE_STORE_ERROR, st);
-              goto done;
-            }
-          if (st == STORE_NONE)
-            log_warn ("issue: invoice %lld: mail not queued",
-                      (long long)row.id);
+          st = fail (x, ISSUE_STORE_ERROR, st);
+          goto done;
         }
-      else
-        log_warn ("issue: invoice %lld: mail outbox not built in; no mail",
-                  (long long)row.id);
+      if (st == STORE_NONE)
+        log_warn ("issue: invoice %lld: mail not queued", (long long)row.id);
     }
   out->invoice_id = row.id;
   snprintf (out->uuid, sizeof out->uuid, "%s", row.uuid);

@@ -10,6 +10,7 @@
  *   issue_fixture DB folios SLUG      prints "SERIES FOLIO" per invoice
  *   issue_fixture DB count SLUG       prints the number of invoices
  *   issue_fixture DB window SLUG DAYS sets the tenant's window_days
+ *   issue_fixture DB events SLUG ID   prints "KIND ACTOR DETAIL" per event
  *
  * The master key comes from FACTURO_SECRET_KEY like the server's.
  */
@@ -110,6 +111,22 @@ main (int argc, char **argv)
       if (store_apikey_create (s, t.id, "test", k, NULL) != STORE_ONE)
         return die ("apikey", NULL);
       printf ("%s\n", k);
+      store_tenant_clear (&t);
+    }
+  else if (strcmp (argv[2], "events") == 0 && argc >= 5)
+    {
+      struct store_tenant t;
+      store_tenant_init (&t);
+      if (store_tenant_find_slug (s, argv[3], &t) != STORE_ONE)
+        return die ("no such tenant", NULL);
+      struct store_event *ev = NULL;
+      size_t n = 0;
+      if (store_event_list (s, t.id, atoll (argv[4]), &ev, &n) < 0)
+        return die ("events", NULL);
+      for (size_t i = 0; i < n; i++)
+        printf ("%s %s %s\n", ev[i].kind, ev[i].actor,
+                ev[i].detail ? ev[i].detail : "");
+      store_event_list_free (ev, n);
       store_tenant_clear (&t);
     }
   else if (strcmp (argv[2], "window") == 0 && argc >= 5)

@@ -129,6 +129,20 @@ def issue_scenarios(db, workdir, srv, ka, kb, knocsd):
     check(st == 200 and again["id"] == inv["id"]
           and again["uuid"] == inv["uuid"], "again %d %r" % (st, again))
 
+    step("issue: 'issued' event; e-mail queued in the same transaction")
+    ev = fixture(db, "events", "ta", inv["id"]).splitlines()
+    check(len(ev) == 1 and ev[0].startswith("issued apikey:")
+          and t["id"] in ev[0] and inv["uuid"] in ev[0], "events %r" % ev)
+    tm = new_ticket(srv, ka, "I-MAIL")
+    b = json.loads(json.dumps(RECEIVER))
+    b["customer"]["email"] = ["compras@example.com", "conta@example.com"]
+    st, _, im = srv.req("POST", "/v1/tickets/%s/invoice" % tm["id"], b, key=ka)
+    check(st == 201 and im["customer"]["email"] == "compras@example.com",
+          "invoice with e-mail %d %r" % (st, im))
+    ev = fixture(db, "events", "ta", im["id"]).splitlines()
+    check([e.split()[0] for e in ev] == ["issued", "mail_queued"]
+          and "conta@example.com" in ev[1], "events %r" % ev)
+
     step("issue: Idempotency-Key replay")
     t2 = new_ticket(srv, ka, "I-IDEM")
     hk = {"Idempotency-Key": "inv-idem-1"}
@@ -241,12 +255,12 @@ def issue_scenarios(db, workdir, srv, ka, kb, knocsd):
         st, _, js = srv.req("GET", "/v1/invoices?limit=1&cursor=" + cur, key=ka)
         seen += [x["id"] for x in js["data"]]
         cur = js["next_cursor"]
-    check(len(seen) == 3 and len(set(seen)) == 3, "3 invoices paged: %r" % seen)
+    check(len(seen) == 4 and len(set(seen)) == 4, "4 invoices paged: %r" % seen)
     st, _, js = srv.req("GET", "/v1/invoices?customer=XAXX010101000", key=ka)
     check(st == 200 and js["data"] == [], "customer filter %r" % js)
     st, _, js = srv.req("GET", "/v1/invoices?customer=URE180429TM6&status=valid",
                         key=ka)
-    check(st == 200 and len(js["data"]) == 3, "rfc+status filter")
+    check(st == 200 and len(js["data"]) == 4, "rfc+status filter")
     st, _, js = srv.req("GET", "/v1/invoices?date_to=2020-01-01", key=ka)
     check(st == 200 and js["data"] == [], "date filter")
     st, _, js = srv.req("GET", "/v1/invoices?status=bogus", key=ka)
