@@ -1115,6 +1115,98 @@ test_jobs (void)
   store_close (s2);
 }
 
+/* ------------------------------------------------------------------ */
+/* Fault injection over an issue-like flow (STYLE §16)                 */
+/* ------------------------------------------------------------------ */
+
+struct flow_arg
+{
+  int64_t tenant, ticket;
+};
+
+/* claim the ticket, take a folio, store the invoice, link the ticket */
+static enum store_status
+flow_tx (struct store *s, void *arg)
+{
+  struct flow_arg *fa = arg;
+  enum store_status st = store_ticket_set_status (
+      s, fa->tenant, fa->ticket, STORE_TICKET_OPEN, STORE_TICKET_INVOICED);
+  if (st != STORE_ONE)
+    return st;
+  int64_t folio = 0;
+  st = store_series_next (s, fa->tenant, "F", &folio);
+  if (st != STORE_ONE)
+    return st < 0 ? st : STORE_HARD;
+  struct store_invoice inv = { 0 };
+  snprintf (inv.uuid, sizeof inv.uuid, "F-%lld", (long long) folio);
+  snprintf (inv.series, sizeof inv.series, "F");
+  inv.folio = folio;
+  char xml[64];
+  snprintf (xml, sizeof xml, "<x folio=\"%lld\"/>", (long long) folio);
+  inv.xml = (unsigned char *) xml;
+  inv.xml_len = strlen (xml);
+  st = store_invoice_insert (s, fa->tenant, &inv);
+  if (st != STORE_ONE)
+    return st < 0 ? st : STORE_HARD;
+  st = store_invoice_add_ticket (s, fa->tenant, inv.id, fa->ticket);
+  return st == STORE_ONE ? st : (st < 0 ? st : STORE_HARD);
+}
+
+struct chain_check
+{
+  char prev[65];
+  int n;
+  bool ok;
+};
+
+static bool
+chain_step (const struct store_invoice *v, void *arg)
+{
+  struct chain_check *c = arg;
+  c->ok &= strcmp (v->prev_hash, c->prev) == 0;
+  c->ok &= v->folio == c->n + 1; /* folios follow the chain: no gaps */
+  snprintf (c->prev, sizeof c->prev, "%s", v->chain_hash);
+  c->n++;
+  return true;
+}
+
+/* INVARIANT 1, INVARIANT 3, INVARIANT 4: whichever statement fails, soft
+ * or hard, a ticket ends in exactly one invoice, folios have no gap and
+ * the hash chain stays linear. */
+static void
+test_fault_injection_flow (void)
+{
+  struct store *s = open_store (NULL);
+  int64_t a = make_tenant (s, "faults");
+  int64_t br = make_branch (s, a, "F");
+  CHECK (store_series_ensure (s, a, "F") == STORE_ONE);
+  int tickets = 0;
+  for (int kind = 0; kind < 2; kind++)
+    for (int nth = 1; nth <= 9; nth++)
+      {
+        char folio[16];
+        snprintf (folio, sizeof folio, "%d-%d", kind, nth);
+        struct flow_arg fa = { a, make_ticket (s, a, br, folio, 1700000000) };
+        tickets++;
+        store_fault_inject (s, nth, kind ? STORE_HARD : STORE_SOFT);
+        enum store_status st = store_tx (s, flow_tx, &fa);
+        store_fault_inject (s, 0, STORE_SOFT);
+        if (st != STORE_ONE)           /* the client tries again */
+          st = store_tx (s, flow_tx, &fa);
+        CHECK (st == STORE_ONE);
+        /* and a third, duplicate attempt changes nothing */
+        CHECK (store_tx (s, flow_tx, &fa) == STORE_NONE);
+        int64_t holder = 0;
+        CHECK (store_ticket_invoice (s, a, fa.ticket, &holder) == STORE_ONE);
+      }
+  struct chain_check cc = { "", 0, true };
+  CHECK (store_invoice_walk (s, a, chain_step, &cc) == STORE_ONE);
+  CHECK (cc.ok && cc.n == tickets);
+  int64_t next = 0;
+  CHECK (store_series_next (s, a, "F", &next) == STORE_ONE && next == tickets + 1);
+  store_close (s);
+}
+
 static void
 test_csd (void)
 {
@@ -1270,6 +1362,7 @@ main (int argc, char **argv)
   test_gapless_folios ();
   test_ticket_one_invoice ();
   test_jobs ();
+  test_fault_injection_flow ();
   test_csd ();
   test_bad_url ();
 
