@@ -139,8 +139,25 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 "$bin" serve --db "$db" --listen 127.0.0.1:$port --secret-file "$tmp/secret" \
   --log-level error >"$tmp/serve.log" 2>&1 &
 spid=$!
+# python3 as the HTTP client (in the test dependencies, unlike curl(1))
+http() { # http METHOD PATH [BODYFILE]: prints the status, body to $tmp/api.json
+  python3 - "$port" "$1" "$2" "${3:-}" "$apikey" "$tmp/api.json" <<'PY'
+import http.client, sys
+port, method, path, bodyfile, key, out = sys.argv[1:7]
+body = open(bodyfile, 'rb').read() if bodyfile else None
+try:
+    c = http.client.HTTPConnection('127.0.0.1', int(port), timeout=10)
+    c.request(method, path, body=body, headers={
+        'Authorization': 'Bearer ' + key, 'Content-Type': 'application/json'})
+    r = c.getresponse()
+    open(out, 'wb').write(r.read())
+    print(r.status)
+except OSError:
+    print(0)
+PY
+}
 i=0
-until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || [ $i -ge 100 ]; do
+until [ "$(http GET /healthz)" = 200 ] || [ $i -ge 100 ]; do
   sleep 0.1; i=$((i + 1))
 done
 cat >"$tmp/a78.json" <<'EOF'
@@ -157,9 +174,7 @@ cat >"$tmp/a78.json" <<'EOF'
    "price": "30.00", "tax_included": false,
    "taxes": [{"type": "IEPS", "rate": "0.265"}, {"type": "IVA", "rate": "0.16", "factor": "Tasa"}]}}]}
 EOF
-code=$(curl -s -o "$tmp/api.json" -w '%{http_code}' -X POST \
-  -H "Authorization: Bearer $apikey" -H 'Content-Type: application/json' \
-  --data-binary @"$tmp/a78.json" "http://127.0.0.1:$port/v1/tickets")
+code=$(http POST /v1/tickets "$tmp/a78.json")
 kill $spid 2>/dev/null; wait $spid 2>/dev/null
 if [ "$code" = 201 ]; then
   has "$tmp/api.json" '"total":"828.87"'
