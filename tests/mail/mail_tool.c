@@ -20,6 +20,9 @@
  *   mail_tool events DB TENANT INVOICE     JSON timeline
  *   mail_tool job DB TENANT JOB            JSON state of one job
  *   mail_tool track DB TENANT INVOICE JOB  links: make, check, record
+ *   mail_tool pdf DB TENANT INVOICE OUT    writes the stored PDF (exit 1 if
+ *                                          none); links the PDF module in,
+ *                                          so the worker here renders PDFs
  *
  * Exit status of send: 0 sent, 1 temporary failure, 3 permanent failure,
  * 2 refused before sending (bad input).  The server's reply goes to
@@ -37,6 +40,7 @@
 
 #include "jobs/jobs.h"
 #include "jobs/mail.h"
+#include "pdf/pdf.h"
 
 static int usage (void);
 
@@ -488,6 +492,33 @@ cmd_render (int argc, char **argv)
   return 0;
 }
 
+/* A real reference to the PDF module pulls pdf.o into this program, so
+ * the outbox's weak pdf_render_cfdi resolves and its worker renders. */
+__attribute__ ((used)) static void *const pull_pdf = (void *) pdf_render_cfdi;
+
+static int
+cmd_pdf (int argc, char **argv)
+{
+  if (argc < 5)
+    return usage ();
+  struct store *s = open_db (argv[1]);
+  struct store_invoice inv = { 0 };
+  int rc = 1;
+  if (store_invoice_get (s, atoll (argv[2]), atoll (argv[3]), true, &inv)
+             == STORE_ONE
+      && inv.pdf != NULL)
+    {
+      FILE *f = fopen (argv[4], "wb");
+      if (f != NULL && fwrite (inv.pdf, 1, inv.pdf_len, f) == inv.pdf_len)
+        rc = 0;
+      if (f != NULL)
+        fclose (f);
+    }
+  store_invoice_clear (&inv);
+  store_close (s);
+  return rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -504,7 +535,7 @@ main (int argc, char **argv)
   } cmds[] = { { "init", cmd_init },     { "issue", cmd_issue },
                { "enqueue", cmd_enqueue }, { "work", cmd_work },
                { "events", cmd_events }, { "job", cmd_job },
-               { "track", cmd_track } };
+               { "track", cmd_track }, { "pdf", cmd_pdf } };
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
     if (strcmp (argv[1], cmds[i].name) == 0)
       return cmds[i].fn (argc - 1, argv + 1);

@@ -147,6 +147,39 @@ msgs = srv.messages()
 check(len(msgs) == 3 and msgs[2][1]['rcpt'] == ['cliente@example.org'],
       'resent to the customer e-mail stored with the invoice')
 
+# --- no PDF stored: rendered from the XML once, stored, attached ----------
+sample = os.path.join(os.environ['FACTURO_SHARED'], 'sat', 'samples',
+                      'ingreso-test-stamped-finkok.xml')
+with open(sample, 'rb') as f:
+    cfdi = f.read()
+cfdi_p = wfile('cfdi.xml', cfdi)
+folio[0] += 1
+rc, out, err = tool('issue', DB, tenant, folio[0], cfdi_p, '-',
+                    'cliente@example.org')
+inv2, j2 = out.split()
+stored = os.path.join(work, 'stored.pdf')
+check(tool('pdf', DB, tenant, inv2, stored)[0] == 1, 'no PDF before sending')
+n0 = len(srv.messages())
+work_(20, srv, '--until-idle')
+rc = tool('pdf', DB, tenant, inv2, stored)[0]
+check(rc == 0, 'PDF rendered and stored by the worker')
+m1 = srv.messages()[n0][0]
+a1 = {a.get_content_type(): a.get_payload(decode=True)
+      for a in m1.iter_attachments()}
+with open(stored, 'rb') as f:
+    stored_pdf = f.read()
+check(a1.get('application/pdf', b'')[:5] == b'%PDF-'
+      and a1['application/pdf'] == stored_pdf
+      and a1.get('application/xml') == cfdi,
+      'rendered PDF attached, byte for byte as stored; XML as stored')
+time.sleep(1.1)
+tool('enqueue', DB, tenant, inv2)
+work_(20, srv, '--until-idle')
+a2 = {a.get_content_type(): a.get_payload(decode=True)
+      for a in srv.messages()[n0 + 1][0].iter_attachments()}
+check(a2.get('application/pdf') == stored_pdf,
+      'a resend attaches the stored PDF (made once and kept)')
+
 # --- tracking ---------------------------------------------------------------
 rc, out, _ = tool('track', DB, tenant, inv, j)
 check(rc == 0 and out == 'OK 0', 'links: made, checked, refused when '
