@@ -57,8 +57,7 @@ default_db (const char *db)
 }
 
 /* One line on stderr, exit status 2. */
-static int
-bad (const char *cmd, const char *fmt, ...)
+static int bad (const char *cmd, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 static int
 bad (const char *cmd, const char *fmt, ...)
@@ -72,8 +71,7 @@ bad (const char *cmd, const char *fmt, ...)
   return EXIT_USAGE;
 }
 
-static int
-fail (const char *cmd, const char *fmt, ...)
+static int fail (const char *cmd, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 static int
 fail (const char *cmd, const char *fmt, ...)
@@ -129,7 +127,7 @@ valid_slug (const char *s)
   if (n == 0 || n > 63 || s[0] == '-')
     return false;
   for (size_t i = 0; i < n; i++)
-    if (!(islower ((unsigned char) s[i]) || isdigit ((unsigned char) s[i])
+    if (!(islower ((unsigned char)s[i]) || isdigit ((unsigned char)s[i])
           || s[i] == '-'))
       return false;
   return true;
@@ -142,7 +140,7 @@ valid_code (const char *s, size_t max)
   if (n == 0 || n > max)
     return false;
   for (size_t i = 0; i < n; i++)
-    if (!(isalnum ((unsigned char) s[i]) || s[i] == '-' || s[i] == '_'))
+    if (!(isalnum ((unsigned char)s[i]) || s[i] == '-' || s[i] == '_'))
       return false;
   return true;
 }
@@ -153,7 +151,7 @@ valid_zip (const char *z)
   if (strlen (z) != 5)
     return false;
   for (int i = 0; i < 5; i++)
-    if (!isdigit ((unsigned char) z[i]))
+    if (!isdigit ((unsigned char)z[i]))
       return false;
   return true;
 }
@@ -166,7 +164,7 @@ valid_text (const char *s, size_t max)
   if (n == 0 || n > max)
     return false;
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f || s[i] == '|')
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '|')
       return false;
   return true;
 }
@@ -179,7 +177,7 @@ valid_timezone (const char *tz)
   if (n == 0 || n > 63 || tz[0] == '/' || strstr (tz, ".."))
     return false;
   for (size_t i = 0; i < n; i++)
-    if (!(isalnum ((unsigned char) tz[i]) || strchr ("/_-+", tz[i])))
+    if (!(isalnum ((unsigned char)tz[i]) || strchr ("/_-+", tz[i])))
       return false;
   char path[128];
   snprintf (path, sizeof path, "/usr/share/zoneinfo/%s", tz);
@@ -199,7 +197,7 @@ read_password (const char *file, char *out, size_t cap)
       if (f == NULL)
         return false;
     }
-  bool ok = fgets (out, (int) cap, f) != NULL;
+  bool ok = fgets (out, (int)cap, f) != NULL;
   if (f != stdin)
     fclose (f);
   if (!ok)
@@ -309,14 +307,29 @@ tenant_create (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
-      case 'd': db = optarg; break;
-      case 's': slug = optarg; break;
-      case 'r': rfc = optarg; break;
-      case 'n': name = optarg; break;
-      case 'g': regime = optarg; break;
-      case 'z': zip = optarg; break;
-      case 'h': fputs (tenant_usage, stdout); return EXIT_OK;
-      default: return bad_opt (cmd, argc, argv);
+      case 'd':
+        db = optarg;
+        break;
+      case 's':
+        slug = optarg;
+        break;
+      case 'r':
+        rfc = optarg;
+        break;
+      case 'n':
+        name = optarg;
+        break;
+      case 'g':
+        regime = optarg;
+        break;
+      case 'z':
+        zip = optarg;
+        break;
+      case 'h':
+        fputs (tenant_usage, stdout);
+        return EXIT_OK;
+      default:
+        return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
@@ -351,7 +364,7 @@ tenant_create (int argc, char **argv)
     return bad (cmd, "--slug: tenant '%s' already exists", slug);
   if (st != STORE_ONE)
     return fail (cmd, "database error");
-  printf ("tenant %s created (id %lld)\n", t.slug, (long long) t.id);
+  printf ("tenant %s created (id %lld)\n", t.slug, (long long)t.id);
   return EXIT_OK;
 }
 
@@ -359,8 +372,7 @@ tenant_create (int argc, char **argv)
  * by `tenant csd` and `demo`.  Returns an exit status. */
 static int
 install_csd (const char *cmd, struct store *s, const struct store_tenant *t,
-             const char *cer_path, const char *key_path,
-             const char *password)
+             const char *cer_path, const char *key_path, const char *password)
 {
   struct buf cer = BUF_INIT, key = BUF_INIT;
   int rc = EXIT_OK;
@@ -378,46 +390,48 @@ install_csd (const char *cmd, struct store *s, const struct store_tenant *t,
     }
   struct ferr err;
   memset (&err, 0, sizeof err);
-  struct csd *csd
-      = csd_load ((const uint8_t *) cer.data, cer.len,
-                  (const uint8_t *) key.data, key.len, password, time (NULL),
-                  &err);
+  struct csd *csd = csd_load ((const uint8_t *)cer.data, cer.len,
+                              (const uint8_t *)key.data, key.len, password,
+                              time (NULL), &err);
   if (csd == NULL)
     {
       rc = bad (cmd, "%s: %s",
-                strstr (err.code ? err.code : "", "password") ? "--password-file"
-                : strstr (err.code ? err.code : "", "key")    ? "--key"
-                                                              : "--cer",
+                strstr (err.code ? err.code : "", "password")
+                    ? "--password-file"
+                : strstr (err.code ? err.code : "", "key") ? "--key"
+                                                           : "--cer",
                 err.message);
       goto out;
     }
   if (strcmp (csd_rfc (csd), t->rfc) != 0)
     {
-      rc = bad (cmd, "--cer: the certificate belongs to RFC %s, not to the"
-                     " tenant's RFC %s",
+      rc = bad (cmd,
+                "--cer: the certificate belongs to RFC %s, not to the"
+                " tenant's RFC %s",
                 csd_rfc (csd), t->rfc);
       csd_free (csd);
       goto out;
     }
   struct store_csd sc;
   memset (&sc, 0, sizeof sc);
-  sc.cer = (unsigned char *) cer.data;
+  sc.cer = (unsigned char *)cer.data;
   sc.cer_len = cer.len;
-  sc.key = (unsigned char *) key.data;
+  sc.key = (unsigned char *)key.data;
   sc.key_len = key.len;
-  sc.password = (char *) password;
+  sc.password = (char *)password;
   snprintf (sc.serial, sizeof sc.serial, "%s", csd_no_certificado (csd));
-  sc.not_after = (int64_t) csd_not_after (csd);
+  sc.not_after = (int64_t)csd_not_after (csd);
   csd_free (csd);
   if (store_tenant_csd_set (s, t->id, &sc) != STORE_ONE)
     {
-      rc = fail (cmd, "cannot store the CSD (master key: set"
-                      " FACTURO_SECRET_KEY or check %s)",
+      rc = fail (cmd,
+                 "cannot store the CSD (master key: set"
+                 " FACTURO_SECRET_KEY or check %s)",
                  store_master_key_path (s));
       goto out;
     }
   char until[32];
-  time_t na = (time_t) sc.not_after;
+  time_t na = (time_t)sc.not_after;
   strftime (until, sizeof until, "%Y-%m-%d", gmtime (&na));
   fprintf (stderr, "CSD %s installed for %s (valid until %s)\n", sc.serial,
            t->slug, until);
@@ -448,18 +462,32 @@ tenant_csd (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
-      case 'd': db = optarg; break;
-      case 't': slug = optarg; break;
-      case 'c': cer = optarg; break;
-      case 'k': key = optarg; break;
-      case 'p': pwf = optarg; break;
-      case 'h': fputs (tenant_usage, stdout); return EXIT_OK;
-      default: return bad_opt (cmd, argc, argv);
+      case 'd':
+        db = optarg;
+        break;
+      case 't':
+        slug = optarg;
+        break;
+      case 'c':
+        cer = optarg;
+        break;
+      case 'k':
+        key = optarg;
+        break;
+      case 'p':
+        pwf = optarg;
+        break;
+      case 'h':
+        fputs (tenant_usage, stdout);
+        return EXIT_OK;
+      default:
+        return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
   if (!slug || !cer || !key || !pwf)
-    return bad (cmd, "--tenant, --cer, --key and --password-file are required");
+    return bad (cmd,
+                "--tenant, --cer, --key and --password-file are required");
   char pw[MAX_PASSWORD];
   if (!read_password (pwf, pw, sizeof pw))
     return bad (cmd, "--password-file: cannot read a password from %s", pwf);
@@ -501,15 +529,32 @@ tenant_set (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
-      case 'd': db = optarg; break;
-      case 't': slug = optarg; break;
-      case 'w': win = optarg; break;
-      case 'p': per = optarg; break;
-      case 'z': tz = optarg; break;
-      case 's': series = optarg; break;
-      case 'S': stamp = optarg; break;
-      case 'h': fputs (tenant_usage, stdout); return EXIT_OK;
-      default: return bad_opt (cmd, argc, argv);
+      case 'd':
+        db = optarg;
+        break;
+      case 't':
+        slug = optarg;
+        break;
+      case 'w':
+        win = optarg;
+        break;
+      case 'p':
+        per = optarg;
+        break;
+      case 'z':
+        tz = optarg;
+        break;
+      case 's':
+        series = optarg;
+        break;
+      case 'S':
+        stamp = optarg;
+        break;
+      case 'h':
+        fputs (tenant_usage, stdout);
+        return EXIT_OK;
+      default:
+        return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
@@ -521,21 +566,31 @@ tenant_set (int argc, char **argv)
       char *end;
       days = strtol (win, &end, 10);
       if (*win == '\0' || *end != '\0' || days < 1 || days > 366)
-        return bad (cmd, "--window-days: '%s' must be a whole number of days"
-                         " from 1 to 366", win);
+        return bad (cmd,
+                    "--window-days: '%s' must be a whole number of days"
+                    " from 1 to 366",
+                    win);
     }
   if (per && catalog_periodicity (per) == NULL)
-    return bad (cmd, "--periodicity: '%s' is not a c_Periodicidad key"
-                     " (01 daily .. 05 bimonthly)", per);
+    return bad (cmd,
+                "--periodicity: '%s' is not a c_Periodicidad key"
+                " (01 daily .. 05 bimonthly)",
+                per);
   if (tz && !valid_timezone (tz))
-    return bad (cmd, "--timezone: '%s' is not a known time zone"
-                     " (e.g. America/Mexico_City)", tz);
+    return bad (cmd,
+                "--timezone: '%s' is not a known time zone"
+                " (e.g. America/Mexico_City)",
+                tz);
   if (series && !valid_code (series, 25))
-    return bad (cmd, "--series: '%s' must be 1-25 letters, digits, '-' or"
-                     " '_'", series);
+    return bad (cmd,
+                "--series: '%s' must be 1-25 letters, digits, '-' or"
+                " '_'",
+                series);
   if (stamp && strcmp (stamp, "sandbox") != 0 && strcmp (stamp, "none") != 0)
-    return bad (cmd, "--stamp: '%s' is not a stamping provider (sandbox or"
-                     " none)", stamp);
+    return bad (cmd,
+                "--stamp: '%s' is not a stamping provider (sandbox or"
+                " none)",
+                stamp);
   struct store *s = open_db (cmd, db);
   if (!s)
     return EXIT_FAIL;
@@ -544,7 +599,7 @@ tenant_set (int argc, char **argv)
   if (find_tenant (cmd, s, slug, &t, &rc))
     {
       if (win)
-        t.window_days = (int) days;
+        t.window_days = (int)days;
       if (per)
         snprintf (t.periodicity, sizeof t.periodicity, "%s", per);
       if (tz)
@@ -582,9 +637,14 @@ tenant_list (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
-      case 'd': db = optarg; break;
-      case 'h': fputs (tenant_usage, stdout); return EXIT_OK;
-      default: return bad_opt ("tenant list", argc, argv);
+      case 'd':
+        db = optarg;
+        break;
+      case 'h':
+        fputs (tenant_usage, stdout);
+        return EXIT_OK;
+      default:
+        return bad_opt ("tenant list", argc, argv);
       }
   if (optind < argc)
     return bad ("tenant list", "unexpected argument '%s'", argv[optind]);
@@ -666,8 +726,7 @@ cmd_branch (int argc, char **argv)
           { "zip", required_argument, 0, 'z' },
           { "help", no_argument, 0, 'h' },
           { 0, 0, 0, 0 } };
-  const char *db = NULL, *slug = NULL, *code = NULL, *name = NULL,
-             *zip = NULL;
+  const char *db = NULL, *slug = NULL, *code = NULL, *name = NULL, *zip = NULL;
   int c;
   argc--;
   argv++;
@@ -676,13 +735,26 @@ cmd_branch (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
-      case 'd': db = optarg; break;
-      case 't': slug = optarg; break;
-      case 'c': code = optarg; break;
-      case 'n': name = optarg; break;
-      case 'z': zip = optarg; break;
-      case 'h': fputs (branch_usage, stdout); return EXIT_OK;
-      default: return bad_opt (cmd, argc, argv);
+      case 'd':
+        db = optarg;
+        break;
+      case 't':
+        slug = optarg;
+        break;
+      case 'c':
+        code = optarg;
+        break;
+      case 'n':
+        name = optarg;
+        break;
+      case 'z':
+        zip = optarg;
+        break;
+      case 'h':
+        fputs (branch_usage, stdout);
+        return EXIT_OK;
+      default:
+        return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
@@ -693,8 +765,10 @@ cmd_branch (int argc, char **argv)
       if (!code || !name)
         return bad (cmd, "--code and --name are required");
       if (!valid_code (code, 31))
-        return bad (cmd, "--code: '%s' must be 1-31 letters, digits, '-' or"
-                         " '_'", code);
+        return bad (cmd,
+                    "--code: '%s' must be 1-31 letters, digits, '-' or"
+                    " '_'",
+                    code);
       if (!valid_text (name, 200))
         return bad (cmd, "--name: must be 1-200 bytes of printable text");
       if (zip && !valid_zip (zip))
@@ -784,13 +858,26 @@ cmd_user (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
-      case 'd': db = optarg; break;
-      case 't': slug = optarg; break;
-      case 'e': email = optarg; break;
-      case 'r': role = optarg; break;
-      case 'p': pwf = optarg; break;
-      case 'h': fputs (user_usage, stdout); return EXIT_OK;
-      default: return bad_opt (cmd, argc, argv);
+      case 'd':
+        db = optarg;
+        break;
+      case 't':
+        slug = optarg;
+        break;
+      case 'e':
+        email = optarg;
+        break;
+      case 'r':
+        role = optarg;
+        break;
+      case 'p':
+        pwf = optarg;
+        break;
+      case 'h':
+        fputs (user_usage, stdout);
+        return EXIT_OK;
+      default:
+        return bad_opt (cmd, argc, argv);
       }
   if (optind < argc)
     return bad (cmd, "unexpected argument '%s'", argv[optind]);
@@ -815,8 +902,8 @@ cmd_user (int argc, char **argv)
   struct store_user u;
   memset (&u, 0, sizeof u);
   for (size_t i = 0; email[i] && i < sizeof u.email - 1; i++)
-    u.email[i] = (char) tolower ((unsigned char) email[i]);
-  u.role = (enum store_role) r;
+    u.email[i] = (char)tolower ((unsigned char)email[i]);
+  u.role = (enum store_role)r;
   bool hashed = store_password_hash (pw, u.pwhash);
   sodium_memzero (pw, sizeof pw);
   if (!hashed)
@@ -835,8 +922,8 @@ cmd_user (int argc, char **argv)
       else if (st != STORE_ONE)
         rc = fail (cmd, "database error");
       else
-        printf ("user %s (%s) added to %s\n", u.email, store_role_name (u.role),
-                t.slug);
+        printf ("user %s (%s) added to %s\n", u.email,
+                store_role_name (u.role), t.slug);
     }
   store_tenant_clear (&t);
   store_close (s);
@@ -888,11 +975,20 @@ cmd_apikey (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
-      case 'd': db = optarg; break;
-      case 't': slug = optarg; break;
-      case 'n': name = optarg; break;
-      case 'h': fputs (apikey_usage, stdout); return EXIT_OK;
-      default: return bad_opt (cmd, argc, argv);
+      case 'd':
+        db = optarg;
+        break;
+      case 't':
+        slug = optarg;
+        break;
+      case 'n':
+        name = optarg;
+        break;
+      case 'h':
+        fputs (apikey_usage, stdout);
+        return EXIT_OK;
+      default:
+        return bad_opt (cmd, argc, argv);
       }
   if (!slug)
     return bad (cmd, "--tenant is required");
@@ -962,7 +1058,7 @@ cmd_apikey (int argc, char **argv)
               for (size_t i = 0; i < n; i++)
                 {
                   char when[32];
-                  time_t ts = (time_t) a[i].created_at;
+                  time_t ts = (time_t)a[i].created_at;
                   strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ",
                             gmtime (&ts));
                   printf ("%-16s %-8s %-20s %s\n", a[i].prefix,
@@ -1013,7 +1109,7 @@ demo_tickets (struct store *s, const struct store_tenant *t)
       return -1;
     }
   int added = 0;
-  int64_t now = (int64_t) time (NULL);
+  int64_t now = (int64_t)time (NULL);
   size_t i;
   json_t *o;
   json_array_foreach (arr, i, o)
@@ -1021,7 +1117,7 @@ demo_tickets (struct store *s, const struct store_tenant *t)
     /* Sales in the last few hours, so they are inside the self-invoice
      * window whenever the demo runs. */
     char date[32];
-    ticket_format_date (now - 3600 * (int64_t) (i + 1), 0, date);
+    ticket_format_date (now - 3600 * (int64_t)(i + 1), 0, date);
     json_object_set_new (o, "date", json_string (date));
     struct ticket tk;
     struct ferr err;
@@ -1096,10 +1192,17 @@ cmd_demo (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (c)
       {
-      case 'd': db = optarg; break;
-      case 'k': keyfile = optarg; break;
-      case 'h': fputs (demo_usage, stdout); return EXIT_OK;
-      default: return bad_opt ("demo", argc, argv);
+      case 'd':
+        db = optarg;
+        break;
+      case 'k':
+        keyfile = optarg;
+        break;
+      case 'h':
+        fputs (demo_usage, stdout);
+        return EXIT_OK;
+      default:
+        return bad_opt ("demo", argc, argv);
       }
   if (optind < argc)
     return bad ("demo", "unexpected argument '%s'", argv[optind]);
@@ -1197,8 +1300,8 @@ cmd_demo (int argc, char **argv)
       if (keyfile)
         {
           FILE *f = NULL;
-          int fd = open (keyfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                         0600);
+          int fd
+              = open (keyfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
           if (fd >= 0)
             f = fdopen (fd, "w");
           if (f == NULL || fprintf (f, "%s\n", k) < 0 || fclose (f) != 0)

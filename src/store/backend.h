@@ -36,8 +36,7 @@ struct backend
 {
   enum store_dialect dialect;
   /* target: SQLite path or libpq conninfo.  NULL with err on failure. */
-  struct bconn *(*connect) (const char *target, int busy_ms,
-                            struct ferr *err);
+  struct bconn *(*connect) (const char *target, int busy_ms, struct ferr *err);
   void (*disconnect) (struct bconn *c);
   /* False if the connection is broken and must not go back to the pool. */
   int (*healthy) (struct bconn *c);
@@ -48,7 +47,8 @@ struct backend
   struct bstmt *(*prepare) (struct bconn *c, int id, const char *sql);
   /* Parameters are numbered from 1 ($1). */
   void (*bind_i64) (struct bstmt *st, int n, int64_t v);
-  void (*bind_text) (struct bstmt *st, int n, const char *s); /* NULL: SQL NULL */
+  void (*bind_text) (struct bstmt *st, int n,
+                     const char *s); /* NULL: SQL NULL */
   void (*bind_blob) (struct bstmt *st, int n, const void *p, size_t len);
   int (*step) (struct bstmt *st);
   /* Columns are numbered from 0; pointers valid until the next step or

@@ -26,14 +26,14 @@ struct bstmt
 {
   struct bconn *conn;
   char name[16];
-  char *val[BK_MAX_PARAMS];  /* owned copies of the parameters */
+  char *val[BK_MAX_PARAMS]; /* owned copies of the parameters */
   int len[BK_MAX_PARAMS];
   int fmt[BK_MAX_PARAMS];
-  int nparams;               /* highest $n bound */
+  int nparams; /* highest $n bound */
   PGresult *res;
-  int row;                   /* next row to hand out; -1 before exec */
+  int row; /* next row to hand out; -1 before exec */
   int64_t changes;
-  unsigned char *blobs[8];   /* unescaped bytea of the current row */
+  unsigned char *blobs[8]; /* unescaped bytea of the current row */
   int nblobs;
 };
 
@@ -60,19 +60,20 @@ map_res (struct bconn *c, PGresult *r)
 static void
 notice_quiet (void *arg, const char *msg)
 {
-  (void) arg;
-  (void) msg;
+  (void)arg;
+  (void)msg;
 }
 
 static struct bconn *
 pg_connect (const char *target, int busy_ms, struct ferr *err)
 {
-  (void) busy_ms;
+  (void)busy_ms;
   PGconn *pg = PQconnectdb (target);
   if (pg == NULL || PQstatus (pg) != CONNECTION_OK)
     {
       char msg[256];
-      snprintf (msg, sizeof msg, "%s", pg ? PQerrorMessage (pg) : "out of memory");
+      snprintf (msg, sizeof msg, "%s",
+                pg ? PQerrorMessage (pg) : "out of memory");
       msg[strcspn (msg, "\n")] = '\0';
       ferr_set (err, "store_open", "db", "cannot connect to PostgreSQL: %s",
                 "no se puede conectar a PostgreSQL: %s", msg);
@@ -196,7 +197,7 @@ static void
 pg_bind_i64 (struct bstmt *s, int n, int64_t v)
 {
   char tmp[24];
-  snprintf (tmp, sizeof tmp, "%lld", (long long) v);
+  snprintf (tmp, sizeof tmp, "%lld", (long long)v);
   set_param (s, n, xstrdup (tmp), 0, 0);
 }
 
@@ -216,7 +217,7 @@ pg_bind_blob (struct bstmt *s, int n, const void *p, size_t len)
     }
   char *copy = xmalloc (len ? len : 1);
   memcpy (copy, p, len);
-  set_param (s, n, copy, (int) len, 1);
+  set_param (s, n, copy, (int)len, 1);
 }
 
 static int
@@ -226,7 +227,7 @@ pg_step (struct bstmt *s)
   if (s->row < 0)
     {
       s->res = PQexecPrepared (s->conn->pg, s->name, s->nparams,
-                               (const char *const *) s->val, s->len, s->fmt, 0);
+                               (const char *const *)s->val, s->len, s->fmt, 0);
       ExecStatusType st = s->res ? PQresultStatus (s->res) : PGRES_FATAL_ERROR;
       if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
         {
@@ -274,7 +275,7 @@ pg_col_blob (struct bstmt *s, int col, size_t *len)
   if (PQgetisnull (s->res, s->row, col) || s->nblobs >= 8)
     return NULL;
   unsigned char *p = PQunescapeBytea (
-      (const unsigned char *) PQgetvalue (s->res, s->row, col), len);
+      (const unsigned char *)PQgetvalue (s->res, s->row, col), len);
   if (p)
     s->blobs[s->nblobs++] = p;
   return p;

@@ -56,10 +56,9 @@ static struct bconn *
 sq_connect (const char *target, int busy_ms, struct ferr *err)
 {
   sqlite3 *db = NULL;
-  int rc = sqlite3_open_v2 (target, &db,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                | SQLITE_OPEN_NOMUTEX,
-                            NULL);
+  int rc = sqlite3_open_v2 (
+      target, &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     {
       ferr_set (err, "store_open", "db", "cannot open SQLite database %s: %s",
@@ -77,7 +76,8 @@ sq_connect (const char *target, int busy_ms, struct ferr *err)
                      NULL, NULL, &msg);
   if (rc != SQLITE_OK)
     {
-      ferr_set (err, "store_open", "db", "cannot set up SQLite database %s: %s",
+      ferr_set (err, "store_open", "db",
+                "cannot set up SQLite database %s: %s",
                 "no se puede preparar la base SQLite %s: %s", target,
                 msg ? msg : sqlite3_errstr (rc));
       sqlite3_free (msg);
@@ -214,7 +214,7 @@ sq_col_i64 (struct bstmt *s, int col)
 static const char *
 sq_col_text (struct bstmt *s, int col)
 {
-  const char *t = (const char *) sqlite3_column_text (s->st, col);
+  const char *t = (const char *)sqlite3_column_text (s->st, col);
   return t ? t : "";
 }
 
@@ -222,7 +222,7 @@ static const void *
 sq_col_blob (struct bstmt *s, int col, size_t *len)
 {
   const void *p = sqlite3_column_blob (s->st, col);
-  *len = (size_t) sqlite3_column_bytes (s->st, col);
+  *len = (size_t)sqlite3_column_bytes (s->st, col);
   return p;
 }
 

@@ -49,7 +49,7 @@ extern const size_t store_migrations_count;
 struct store
 {
   const struct backend *bk;
-  char *target;               /* SQLite path or libpq conninfo */
+  char *target; /* SQLite path or libpq conninfo */
   int busy_ms;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -57,7 +57,7 @@ struct store
   int n_idle;
   int n_open;
   int pool_max;
-  char key_path[4096];        /* master key file */
+  char key_path[4096]; /* master key file */
   unsigned char mkey[crypto_secretbox_KEYBYTES];
   bool have_mkey;
   /* fault injection (tests) */
@@ -74,7 +74,7 @@ struct frame
 {
   struct store *s;
   struct bconn *c;
-  bool poisoned;              /* a statement failed (PostgreSQL aborts) */
+  bool poisoned; /* a statement failed (PostgreSQL aborts) */
   struct frame *prev;
 };
 static __thread struct frame *tls_top;
@@ -166,8 +166,9 @@ store_open (const char *url, struct ferr *err)
   pthread_mutex_init (&s->mu, NULL);
   pthread_cond_init (&s->cv, NULL);
   char *u = xstrdup (url);
-  const char *ours = NULL;  /* our options: pool, busy_ms */
-  if (strncmp (u, "postgres://", 11) == 0 || strncmp (u, "postgresql://", 13) == 0)
+  const char *ours = NULL; /* our options: pool, busy_ms */
+  if (strncmp (u, "postgres://", 11) == 0
+      || strncmp (u, "postgresql://", 13) == 0)
     {
       s->bk = &store_pg_backend;
       /* Take our options out of the query; hand the rest to libpq. */
@@ -183,7 +184,7 @@ store_open (const char *url, struct ferr *err)
       for (char *p = q; p && *p;)
         {
           char *amp = strchr (p, '&');
-          size_t len = amp ? (size_t) (amp - p) : strlen (p);
+          size_t len = amp ? (size_t)(amp - p) : strlen (p);
           if (strncmp (p, "pool=", 5) != 0 && strncmp (p, "busy_ms=", 8) != 0)
             {
               buf_putc (&b, first ? '?' : '&');
@@ -215,13 +216,13 @@ store_open (const char *url, struct ferr *err)
         path = "facturo.db";
       s->target = xstrdup (path);
       const char *kf = getenv ("FACTURO_SECRET_KEY_FILE");
-      snprintf (s->key_path, sizeof s->key_path, "%s%s",
-                kf && *kf ? kf : path, kf && *kf ? "" : ".secret");
+      snprintf (s->key_path, sizeof s->key_path, "%s%s", kf && *kf ? kf : path,
+                kf && *kf ? "" : ".secret");
     }
-  s->pool_max = (int) url_opt (ours, "pool", 8);
+  s->pool_max = (int)url_opt (ours, "pool", 8);
   if (s->pool_max < 1 || s->pool_max > POOL_MAX)
     s->pool_max = s->pool_max < 1 ? 1 : POOL_MAX;
-  s->busy_ms = (int) url_opt (ours, "busy_ms", 5000);
+  s->busy_ms = (int)url_opt (ours, "busy_ms", 5000);
   free (u);
 
   struct bconn *c = s->bk->connect (s->target, s->busy_ms, err);
@@ -298,10 +299,10 @@ struct run
 {
   struct store *s;
   struct frame f;
-  int state;      /* 0 before the first attempt, 1 inside */
+  int state; /* 0 before the first attempt, 1 inside */
   int attempt;
   bool nested;
-  int mode;       /* RUN_AUTO, RUN_WRITE or RUN_READ */
+  int mode; /* RUN_AUTO, RUN_WRITE or RUN_READ */
 };
 
 /* RUN_AUTO: a single statement, no BEGIN/COMMIT (one round trip on
@@ -329,7 +330,8 @@ tx_begin (struct run *r)
 static void
 backoff (int attempt)
 {
-  struct timespec ts = { 0, (long) (1 + randombytes_uniform (5u << attempt)) * 1000000L };
+  struct timespec ts
+      = { 0, (long)(1 + randombytes_uniform (5u << attempt)) * 1000000L };
   nanosleep (&ts, NULL);
 }
 
@@ -421,18 +423,14 @@ run_next (struct run *r, enum store_status *st)
   return false;
 }
 
-#define RUN(s_, r_, st_, mode_)                                              \
-  for (struct run r_ = { .s = (s_), .mode = (mode_) };                        \
-       run_next (&r_, &(st_));)
+#define RUN(s_, r_, st_, mode_)                                               \
+  for (struct run r_ = { .s = (s_), .mode = (mode_) }; run_next (&r_, &(st_));)
 
 static enum store_status
 tx_common (struct store *s, store_tx_fn fn, void *arg, int mode)
 {
   enum store_status st = STORE_HARD;
-  RUN (s, r, st, mode)
-  {
-    st = fn (s, arg);
-  }
+  RUN (s, r, st, mode) { st = fn (s, arg); }
   return st;
 }
 
@@ -457,7 +455,7 @@ struct q
   struct run *r;
   const struct backend *bk;
   struct bstmt *st;
-  bool started;   /* first step done (fault injection counts executions) */
+  bool started; /* first step done (fault injection counts executions) */
 };
 
 static bool
@@ -655,7 +653,7 @@ clamp_limit (int limit)
 static int64_t
 now_s (void)
 {
-  return (int64_t) time (NULL);
+  return (int64_t)time (NULL);
 }
 
 static void
@@ -710,10 +708,7 @@ enum store_status
 store_next_id (struct store *s, int64_t *id)
 {
   enum store_status st = STORE_HARD;
-  RUN (s, r, st, true)
-  {
-    st = next_id (&r, id);
-  }
+  RUN (s, r, st, true) { st = next_id (&r, id); }
   return st;
 }
 
@@ -732,7 +727,7 @@ dialect_filter (const char *sql, enum store_dialect d)
   while (*p)
     {
       const char *nl = strchr (p, '\n');
-      size_t len = nl ? (size_t) (nl - p) : strlen (p);
+      size_t len = nl ? (size_t)(nl - p) : strlen (p);
       if (strncmp (p, "-- @sqlite", 10) == 0)
         on = d == STORE_SQLITE;
       else if (strncmp (p, "-- @pg", 6) == 0)
@@ -758,7 +753,7 @@ schema_version (struct run *r, int *v)
   int rc = qstep (&q);
   enum store_status st = rc == BK_ROW ? STORE_ONE : err_status (rc);
   if (rc == BK_ROW)
-    *v = (int) ci (&q, 0);
+    *v = (int)ci (&q, 0);
   q.bk->reset (q.st);
   return st == STORE_NONE ? STORE_HARD : st;
 }
@@ -768,10 +763,7 @@ store_schema_version (struct store *s)
 {
   enum store_status st = STORE_HARD;
   int v = -1;
-  RUN (s, r, st, false)
-  {
-    st = schema_version (&r, &v);
-  }
+  RUN (s, r, st, false) { st = schema_version (&r, &v); }
   return st == STORE_ONE ? v : -1;
 }
 
@@ -818,10 +810,10 @@ store_migrate (struct store *s, int *applied)
   {
     if (s->bk->dialect == STORE_PG)
       s->bk->exec (r.f.c, "SELECT pg_advisory_xact_lock(4242424242)");
-    int rc = s->bk->exec (
-        r.f.c, "CREATE TABLE IF NOT EXISTS schema_version ("
-               " version INTEGER NOT NULL PRIMARY KEY,"
-               " name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+    int rc = s->bk->exec (r.f.c,
+                          "CREATE TABLE IF NOT EXISTS schema_version ("
+                          " version INTEGER NOT NULL PRIMARY KEY,"
+                          " name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
     st = rc == BK_DONE ? STORE_ONE : (rc == BK_SOFT ? STORE_SOFT : STORE_HARD);
     if (rc != BK_DONE)
       r.f.poisoned = true;
@@ -889,12 +881,13 @@ master_key (struct store *s, bool create)
       if (fd >= 0)
         {
           ssize_t w = write (fd, text, sizeof text - 1);
-          bool ok = w == (ssize_t) sizeof text - 1 && fsync (fd) == 0;
+          bool ok = w == (ssize_t)sizeof text - 1 && fsync (fd) == 0;
           close (fd);
           sodium_memzero (text, sizeof text);
           if (!ok)
             {
-              log_error ("store: cannot write master key file %s", s->key_path);
+              log_error ("store: cannot write master key file %s",
+                         s->key_path);
               unlink (s->key_path);
               return false;
             }
@@ -944,7 +937,8 @@ master_key (struct store *s, bool create)
 }
 
 static bool
-get_mkey (struct store *s, bool create, unsigned char out[crypto_secretbox_KEYBYTES])
+get_mkey (struct store *s, bool create,
+          unsigned char out[crypto_secretbox_KEYBYTES])
 {
   pthread_mutex_lock (&s->mu);
   bool ok = master_key (s, create);
@@ -1015,7 +1009,8 @@ store_tenant_csd_set (struct store *s, int64_t tenant_id,
     return STORE_HARD;
   size_t kl, pl;
   unsigned char *kbox = seal_box (key, csd->key, csd->key_len, &kl);
-  unsigned char *pbox = seal_box (key, csd->password, strlen (csd->password), &pl);
+  unsigned char *pbox
+      = seal_box (key, csd->password, strlen (csd->password), &pl);
   sodium_memzero (key, sizeof key);
   enum store_status st = STORE_HARD;
   RUN (s, r, st, true)
@@ -1023,7 +1018,8 @@ store_tenant_csd_set (struct store *s, int64_t tenant_id,
     struct q q;
     st = STORE_HARD;
     if (Q (&q, &r,
-           "UPDATE tenants SET csd_cer = $2, csd_key_box = $3, csd_pw_box = $4,"
+           "UPDATE tenants SET csd_cer = $2, csd_key_box = $3, csd_pw_box = "
+           "$4,"
            " csd_serial = $5, csd_not_after = $6 WHERE id = $1"))
       {
         qi (&q, 1, tenant_id);
@@ -1069,7 +1065,8 @@ boxes_clear (struct csd_boxes *b)
 }
 
 enum store_status
-store_tenant_csd_get (struct store *s, int64_t tenant_id, struct store_csd *out)
+store_tenant_csd_get (struct store *s, int64_t tenant_id,
+                      struct store_csd *out)
 {
   memset (out, 0, sizeof *out);
   struct csd_boxes b = { 0 };
@@ -1100,7 +1097,7 @@ store_tenant_csd_get (struct store *s, int64_t tenant_id, struct store_csd *out)
     }
   size_t pn = 0;
   out->key = open_box (key, b.kbox, b.kl, &out->key_len);
-  out->password = (char *) open_box (key, b.pbox, b.pl, &pn);
+  out->password = (char *)open_box (key, b.pbox, b.pl, &pn);
   sodium_memzero (key, sizeof key);
   out->cer = b.cer;
   out->cer_len = b.cer_len;
@@ -1110,8 +1107,9 @@ store_tenant_csd_get (struct store *s, int64_t tenant_id, struct store_csd *out)
   boxes_clear (&b);
   if (out->key == NULL || out->password == NULL)
     {
-      log_error ("store: tenant %lld: CSD does not decrypt with this master key",
-                 (long long) tenant_id);
+      log_error (
+          "store: tenant %lld: CSD does not decrypt with this master key",
+          (long long)tenant_id);
       store_csd_clear (out);
       return STORE_HARD;
     }
@@ -1123,7 +1121,7 @@ store_tenant_csd_get (struct store *s, int64_t tenant_id, struct store_csd *out)
 /* ================================================================== */
 
 #define TENANT_COLS                                                           \
-  "id, slug, rfc, name, regime, zip, timezone, window_days, periodicity,"    \
+  "id, slug, rfc, name, regime, zip, timezone, window_days, periodicity,"     \
   " series, stamp, branding, csd_serial, csd_not_after, created_at"
 
 void
@@ -1155,7 +1153,7 @@ read_tenant (struct q *q, void *out)
   ccpy (q, 4, t->regime, sizeof t->regime);
   ccpy (q, 5, t->zip, sizeof t->zip);
   ccpy (q, 6, t->timezone, sizeof t->timezone);
-  t->window_days = (int) ci (q, 7);
+  t->window_days = (int)ci (q, 7);
   ccpy (q, 8, t->periodicity, sizeof t->periodicity);
   ccpy (q, 9, t->series, sizeof t->series);
   ccpy (q, 10, t->stamp, sizeof t->stamp);
@@ -1179,9 +1177,12 @@ store_tenant_insert (struct store *s, struct store_tenant *t)
       {
         st = STORE_HARD;
         if (Q (&q, &r,
-               "INSERT INTO tenants (id, slug, rfc, name, regime, zip, timezone,"
-               " window_days, periodicity, series, stamp, branding, created_at)"
-               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+               "INSERT INTO tenants (id, slug, rfc, name, regime, zip, "
+               "timezone,"
+               " window_days, periodicity, series, stamp, branding, "
+               "created_at)"
+               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+               "$13)"
                " ON CONFLICT DO NOTHING"))
           {
             t->created_at = now_s ();
@@ -1192,8 +1193,9 @@ store_tenant_insert (struct store *s, struct store_tenant *t)
             qt (&q, 5, t->regime);
             qt (&q, 6, t->zip);
             qt (&q, 7, t->timezone[0] ? t->timezone : STORE_DEFAULT_TIMEZONE);
-            qi (&q, 8, t->window_days > 0 ? t->window_days
-                                          : STORE_DEFAULT_WINDOW_DAYS);
+            qi (&q, 8,
+                t->window_days > 0 ? t->window_days
+                                   : STORE_DEFAULT_WINDOW_DAYS);
             qt (&q, 9, t->periodicity);
             qt (&q, 10, t->series);
             qt (&q, 11, t->stamp);
@@ -1253,7 +1255,8 @@ store_tenant_update (struct store *s, int64_t tenant_id,
     struct q q;
     st = STORE_HARD;
     if (Q (&q, &r,
-           "UPDATE tenants SET name = $2, regime = $3, zip = $4, timezone = $5,"
+           "UPDATE tenants SET name = $2, regime = $3, zip = $4, timezone = "
+           "$5,"
            " window_days = $6, periodicity = $7, series = $8, stamp = $9,"
            " branding = $10 WHERE id = $1"))
       {
@@ -1291,7 +1294,8 @@ store_tenant_list (struct store *s, struct store_tenant **out, size_t *n)
     st = STORE_HARD;
     store_tenant_list_free (*out, *n);
     if (Q (&q, &r, "SELECT " TENANT_COLS " FROM tenants ORDER BY id"))
-      st = q_list (&q, read_tenant, sizeof **out, (void **) out, n, clean_tenant);
+      st = q_list (&q, read_tenant, sizeof **out, (void **)out, n,
+                   clean_tenant);
   }
   return st;
 }
@@ -1324,7 +1328,8 @@ read_branch (struct q *q, void *out)
 }
 
 enum store_status
-store_branch_insert (struct store *s, int64_t tenant_id, struct store_branch *b)
+store_branch_insert (struct store *s, int64_t tenant_id,
+                     struct store_branch *b)
 {
   enum store_status st = STORE_HARD;
   RUN (s, r, st, true)
@@ -1336,7 +1341,8 @@ store_branch_insert (struct store *s, int64_t tenant_id, struct store_branch *b)
       {
         st = STORE_HARD;
         if (Q (&q, &r,
-               "INSERT INTO branches (tenant_id, id, code, name, zip, created_at)"
+               "INSERT INTO branches (tenant_id, id, code, name, zip, "
+               "created_at)"
                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"))
           {
             b->created_at = now_s ();
@@ -1368,7 +1374,8 @@ store_branch_get (struct store *s, int64_t tenant_id, int64_t id,
     struct q q;
     st = STORE_HARD;
     if (Q (&q, &r,
-           "SELECT " BRANCH_COLS " FROM branches WHERE tenant_id = $1 AND id = $2"))
+           "SELECT " BRANCH_COLS
+           " FROM branches WHERE tenant_id = $1 AND id = $2"))
       {
         qi (&q, 1, tenant_id);
         qi (&q, 2, id);
@@ -1460,7 +1467,7 @@ store_branch_list (struct store *s, int64_t tenant_id,
            " FROM branches WHERE tenant_id = $1 ORDER BY code"))
       {
         qi (&q, 1, tenant_id);
-        st = q_list (&q, read_branch, sizeof **out, (void **) out, n, NULL);
+        st = q_list (&q, read_branch, sizeof **out, (void **)out, n, NULL);
       }
   }
   return st;
@@ -1488,7 +1495,8 @@ store_series_ensure (struct store *s, int64_t tenant_id, const char *code)
     struct q q;
     st = STORE_HARD;
     if (Q (&q, &r,
-           "INSERT INTO series (tenant_id, code, next_folio) VALUES ($1, $2, 1)"
+           "INSERT INTO series (tenant_id, code, next_folio) VALUES ($1, $2, "
+           "1)"
            " ON CONFLICT DO NOTHING"))
       {
         qi (&q, 1, tenant_id);
@@ -1546,11 +1554,12 @@ store_series_list (struct store *s, int64_t tenant_id,
     st = STORE_HARD;
     free (*out);
     if (Q (&q, &r,
-           "SELECT tenant_id, code, next_folio FROM series WHERE tenant_id = $1"
+           "SELECT tenant_id, code, next_folio FROM series WHERE tenant_id = "
+           "$1"
            " ORDER BY code"))
       {
         qi (&q, 1, tenant_id);
-        st = q_list (&q, read_series, sizeof **out, (void **) out, n, NULL);
+        st = q_list (&q, read_series, sizeof **out, (void **)out, n, NULL);
       }
   }
   return st;
@@ -1566,7 +1575,7 @@ static const char *const role_names[STORE_ROLE_COUNT]
 const char *
 store_role_name (enum store_role r)
 {
-  return (unsigned) r < STORE_ROLE_COUNT ? role_names[r] : "viewer";
+  return (unsigned)r < STORE_ROLE_COUNT ? role_names[r] : "viewer";
 }
 
 int
@@ -1609,7 +1618,7 @@ read_user (struct q *q, void *out)
   u->tenant_id = ci (q, 1);
   ccpy (q, 2, u->email, sizeof u->email);
   int role = store_role_parse (ct (q, 3));
-  u->role = role < 0 ? STORE_ROLE_VIEWER : (enum store_role) role;
+  u->role = role < 0 ? STORE_ROLE_VIEWER : (enum store_role)role;
   ccpy (q, 4, u->pwhash, sizeof u->pwhash);
   u->disabled = ci (q, 5) != 0;
   u->created_at = ci (q, 6);
@@ -1628,7 +1637,8 @@ store_user_insert (struct store *s, int64_t tenant_id, struct store_user *u)
       {
         st = STORE_HARD;
         if (Q (&q, &r,
-               "INSERT INTO users (tenant_id, id, email, role, pwhash, disabled,"
+               "INSERT INTO users (tenant_id, id, email, role, pwhash, "
+               "disabled,"
                " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
                " ON CONFLICT DO NOTHING"))
           {
@@ -1682,7 +1692,8 @@ store_user_find_email (struct store *s, int64_t tenant_id, const char *email,
     struct q q;
     st = STORE_HARD;
     if (Q (&q, &r,
-           "SELECT " USER_COLS " FROM users WHERE tenant_id = $1 AND email = $2"))
+           "SELECT " USER_COLS
+           " FROM users WHERE tenant_id = $1 AND email = $2"))
       {
         qi (&q, 1, tenant_id);
         qt (&q, 2, email);
@@ -1747,10 +1758,11 @@ store_user_list (struct store *s, int64_t tenant_id, struct store_user **out,
     st = STORE_HARD;
     free (*out);
     if (Q (&q, &r,
-           "SELECT " USER_COLS " FROM users WHERE tenant_id = $1 ORDER BY email"))
+           "SELECT " USER_COLS
+           " FROM users WHERE tenant_id = $1 ORDER BY email"))
       {
         qi (&q, 1, tenant_id);
-        st = q_list (&q, read_user, sizeof **out, (void **) out, n, NULL);
+        st = q_list (&q, read_user, sizeof **out, (void **)out, n, NULL);
       }
   }
   return st;
@@ -1858,7 +1870,8 @@ store_apikey_lookup (struct store *s, const char *key, int64_t *tenant_id,
                      int64_t *key_id)
 {
   if (key == NULL || strlen (key) != STORE_APIKEY_LEN
-      || strncmp (key, "fk_", 3) != 0 || key[3 + STORE_APIKEY_PREFIX_LEN] != '_')
+      || strncmp (key, "fk_", 3) != 0
+      || key[3 + STORE_APIKEY_PREFIX_LEN] != '_')
     return STORE_NONE;
   char prefix[STORE_APIKEY_PREFIX_LEN + 1];
   memcpy (prefix, key + 3, STORE_APIKEY_PREFIX_LEN);
@@ -1929,7 +1942,7 @@ store_apikey_list (struct store *s, int64_t tenant_id,
            " FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id"))
       {
         qi (&q, 1, tenant_id);
-        st = q_list (&q, read_apikey, sizeof **out, (void **) out, n, NULL);
+        st = q_list (&q, read_apikey, sizeof **out, (void **)out, n, NULL);
       }
   }
   return st;
@@ -1945,8 +1958,8 @@ static const char *const ticket_status_names[STORE_TICKET_STATUS_COUNT]
 const char *
 store_ticket_status_name (enum store_ticket_status st)
 {
-  return (unsigned) st < STORE_TICKET_STATUS_COUNT ? ticket_status_names[st]
-                                                   : "open";
+  return (unsigned)st < STORE_TICKET_STATUS_COUNT ? ticket_status_names[st]
+                                                  : "open";
 }
 
 int
@@ -1976,11 +1989,11 @@ store_ticket_list_free (struct store_ticket *a, size_t n)
 }
 
 #define TICKET_COLS                                                           \
-  "t.id, t.tenant_id, t.branch_id, b.code, t.folio_number, t.date,"          \
-  " t.payment_form, t.currency, t.items, t.subtotal, t.discount, t.taxes,"   \
+  "t.id, t.tenant_id, t.branch_id, b.code, t.folio_number, t.date,"           \
+  " t.payment_form, t.currency, t.items, t.subtotal, t.discount, t.taxes,"    \
   " t.withheld, t.total, t.status, t.key, t.created_at"
 #define TICKET_FROM                                                           \
-  " FROM tickets t JOIN branches b ON b.tenant_id = t.tenant_id"             \
+  " FROM tickets t JOIN branches b ON b.tenant_id = t.tenant_id"              \
   " AND b.id = t.branch_id"
 
 static void
@@ -2003,7 +2016,7 @@ read_ticket (struct q *q, void *out)
   t->withheld = ci (q, 12);
   t->total = ci (q, 13);
   int st = store_ticket_status_parse (ct (q, 14));
-  t->status = st < 0 ? STORE_TICKET_OPEN : (enum store_ticket_status) st;
+  t->status = st < 0 ? STORE_TICKET_OPEN : (enum store_ticket_status)st;
   ccpy (q, 15, t->key, sizeof t->key);
   t->created_at = ci (q, 16);
 }
@@ -2018,7 +2031,8 @@ ticket_key (char out[STORE_TICKET_KEY_LEN + 1])
 }
 
 enum store_status
-store_ticket_insert (struct store *s, int64_t tenant_id, struct store_ticket *t)
+store_ticket_insert (struct store *s, int64_t tenant_id,
+                     struct store_ticket *t)
 {
   enum store_status st = STORE_HARD;
   bool own_key = t->key[0] == '\0';
@@ -2033,10 +2047,12 @@ store_ticket_insert (struct store *s, int64_t tenant_id, struct store_ticket *t)
       {
         st = STORE_HARD;
         if (Q (&q, &r,
-               "INSERT INTO tickets (tenant_id, id, branch_id, folio_number, date,"
+               "INSERT INTO tickets (tenant_id, id, branch_id, folio_number, "
+               "date,"
                " payment_form, currency, items, subtotal, discount, taxes,"
                " withheld, total, status, key, created_at)"
-               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+               "$13,"
                " 'open', $14, $15) ON CONFLICT DO NOTHING"))
           {
             t->created_at = now_s ();
@@ -2192,19 +2208,20 @@ store_ticket_list (struct store *s, int64_t tenant_id,
         qi (&q, 3, f->date_from ? f->date_from : INT64_MIN);
         qi (&q, 4, f->date_to ? f->date_to : INT64_MAX);
         qi (&q, 5, f->branch_id);
-        qt (&q, 6, f->status >= 0 && f->status < STORE_TICKET_STATUS_COUNT
-                       ? ticket_status_names[f->status]
-                       : "");
+        qt (&q, 6,
+            f->status >= 0 && f->status < STORE_TICKET_STATUS_COUNT
+                ? ticket_status_names[f->status]
+                : "");
         qi (&q, 7, limit + 1);
-        st = q_list (&q, read_ticket, sizeof **out, (void **) out, n,
-                     (void (*) (void *)) store_ticket_clear);
+        st = q_list (&q, read_ticket, sizeof **out, (void **)out, n,
+                     (void (*) (void *))store_ticket_clear);
       }
   }
   *next_cursor = 0;
-  if (st >= 0 && *n > (size_t) limit)
+  if (st >= 0 && *n > (size_t)limit)
     {
       store_ticket_clear (&(*out)[limit]);
-      *n = (size_t) limit;
+      *n = (size_t)limit;
       *next_cursor = (*out)[limit - 1].id;
     }
   return st;
@@ -2261,7 +2278,8 @@ store_product_insert (struct store *s, int64_t tenant_id,
       {
         st = STORE_HARD;
         if (Q (&q, &r,
-               "INSERT INTO products (tenant_id, id, sku, name, doc, created_at,"
+               "INSERT INTO products (tenant_id, id, sku, name, doc, "
+               "created_at,"
                " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"
                " ON CONFLICT DO NOTHING"))
           {
@@ -2397,15 +2415,15 @@ store_product_list (struct store *s, int64_t tenant_id, int64_t cursor,
         qi (&q, 1, tenant_id);
         qi (&q, 2, cursor > 0 ? cursor : INT64_MAX);
         qi (&q, 3, limit + 1);
-        st = q_list (&q, read_product, sizeof **out, (void **) out, n,
-                     (void (*) (void *)) store_product_clear);
+        st = q_list (&q, read_product, sizeof **out, (void **)out, n,
+                     (void (*) (void *))store_product_clear);
       }
   }
   *next_cursor = 0;
-  if (st >= 0 && *n > (size_t) limit)
+  if (st >= 0 && *n > (size_t)limit)
     {
       store_product_clear (&(*out)[limit]);
-      *n = (size_t) limit;
+      *n = (size_t)limit;
       *next_cursor = (*out)[limit - 1].id;
     }
   return st;
@@ -2461,7 +2479,8 @@ store_customer_insert (struct store *s, int64_t tenant_id,
         st = STORE_HARD;
         if (Q (&q, &r,
                "INSERT INTO customers (tenant_id, id, rfc, name, email, doc,"
-               " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+               " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+               "$7)"
                " ON CONFLICT DO NOTHING"))
           {
             c->created_at = c->updated_at = now_s ();
@@ -2593,15 +2612,15 @@ store_customer_list (struct store *s, int64_t tenant_id, int64_t cursor,
         qi (&q, 1, tenant_id);
         qi (&q, 2, cursor > 0 ? cursor : INT64_MAX);
         qi (&q, 3, limit + 1);
-        st = q_list (&q, read_customer, sizeof **out, (void **) out, n,
-                     (void (*) (void *)) store_customer_clear);
+        st = q_list (&q, read_customer, sizeof **out, (void **)out, n,
+                     (void (*) (void *))store_customer_clear);
       }
   }
   *next_cursor = 0;
-  if (st >= 0 && *n > (size_t) limit)
+  if (st >= 0 && *n > (size_t)limit)
     {
       store_customer_clear (&(*out)[limit]);
-      *n = (size_t) limit;
+      *n = (size_t)limit;
       *next_cursor = (*out)[limit - 1].id;
     }
   return st;
@@ -2626,7 +2645,7 @@ read_idem (struct q *q, void *out)
   struct store_idem *i = out;
   memset (i, 0, sizeof *i);
   ccpy (q, 0, i->request_hash, sizeof i->request_hash);
-  i->status = (int) ci (q, 1);
+  i->status = (int)ci (q, 1);
   i->body = cdup (q, 2);
   i->created_at = ci (q, 3);
 }
@@ -2708,10 +2727,7 @@ store_idem_get (struct store *s, int64_t tenant_id, const char *key,
                 struct store_idem *out)
 {
   enum store_status st = STORE_HARD;
-  RUN (s, r, st, false)
-  {
-    st = idem_get (&r, tenant_id, key, out);
-  }
+  RUN (s, r, st, false) { st = idem_get (&r, tenant_id, key, out); }
   return st;
 }
 
@@ -2744,8 +2760,8 @@ static const char *const invoice_status_names[STORE_INVOICE_STATUS_COUNT]
 const char *
 store_invoice_status_name (enum store_invoice_status st)
 {
-  return (unsigned) st < STORE_INVOICE_STATUS_COUNT ? invoice_status_names[st]
-                                                    : "valid";
+  return (unsigned)st < STORE_INVOICE_STATUS_COUNT ? invoice_status_names[st]
+                                                   : "valid";
 }
 
 int
@@ -2777,9 +2793,9 @@ store_invoice_list_free (struct store_invoice *a, size_t n)
 }
 
 #define INVOICE_COLS                                                          \
-  "id, tenant_id, uuid, series, folio, type, status, customer_rfc,"          \
-  " customer_name, customer_email, total, currency, sha256, prev_hash,"      \
-  " chain_hash, cancel_reason, cancel_substitute, cancel_requested_at,"      \
+  "id, tenant_id, uuid, series, folio, type, status, customer_rfc,"           \
+  " customer_name, customer_email, total, currency, sha256, prev_hash,"       \
+  " chain_hash, cancel_reason, cancel_substitute, cancel_requested_at,"       \
   " cancel_ack, created_at"
 #define INVOICE_DOCS ", xml, pdf"
 
@@ -2794,7 +2810,7 @@ read_invoice_common (struct q *q, struct store_invoice *v)
   v->folio = ci (q, 4);
   ccpy (q, 5, v->type, sizeof v->type);
   int st = store_invoice_status_parse (ct (q, 6));
-  v->status = st < 0 ? STORE_INVOICE_VALID : (enum store_invoice_status) st;
+  v->status = st < 0 ? STORE_INVOICE_VALID : (enum store_invoice_status)st;
   ccpy (q, 7, v->customer_rfc, sizeof v->customer_rfc);
   ccpy (q, 8, v->customer_name, sizeof v->customer_name);
   ccpy (q, 9, v->customer_email, sizeof v->customer_email);
@@ -2884,7 +2900,7 @@ invoice_insert (struct run *r, int64_t tenant_id, struct store_invoice *inv)
   qt (&q, 9, inv->customer_email);
   qi (&q, 10, inv->total);
   qt (&q, 11, inv->currency[0] ? inv->currency : "MXN");
-  qb (&q, 12, inv->xml ? (const void *) inv->xml : "", inv->xml_len);
+  qb (&q, 12, inv->xml ? (const void *)inv->xml : "", inv->xml_len);
   qb (&q, 13, inv->pdf, inv->pdf_len);
   qt (&q, 14, inv->sha256);
   qt (&q, 15, inv->prev_hash);
@@ -2897,7 +2913,8 @@ invoice_insert (struct run *r, int64_t tenant_id, struct store_invoice *inv)
       /* Duplicate uuid or folio: undo the chain counter. */
       if (st == STORE_NONE
           && Q (&q, r,
-                "UPDATE tenants SET chain_count = chain_count - 1 WHERE id = $1"))
+                "UPDATE tenants SET chain_count = chain_count - 1 WHERE id = "
+                "$1"))
         {
           qi (&q, 1, tenant_id);
           enum store_status u = q_exec (&q);
@@ -2924,10 +2941,7 @@ store_invoice_insert (struct store *s, int64_t tenant_id,
                       struct store_invoice *inv)
 {
   enum store_status st = STORE_HARD;
-  RUN (s, r, st, true)
-  {
-    st = invoice_insert (&r, tenant_id, inv);
-  }
+  RUN (s, r, st, true) { st = invoice_insert (&r, tenant_id, inv); }
   return st;
 }
 
@@ -2992,7 +3006,8 @@ store_invoice_set_pdf (struct store *s, int64_t tenant_id, int64_t id,
   {
     struct q q;
     st = STORE_HARD;
-    if (Q (&q, &r, "UPDATE invoices SET pdf = $3 WHERE tenant_id = $1 AND id = $2"))
+    if (Q (&q, &r,
+           "UPDATE invoices SET pdf = $3 WHERE tenant_id = $1 AND id = $2"))
       {
         qi (&q, 1, tenant_id);
         qi (&q, 2, id);
@@ -3084,15 +3099,15 @@ store_invoice_list (struct store *s, int64_t tenant_id, int64_t cursor,
         qi (&q, 1, tenant_id);
         qi (&q, 2, cursor > 0 ? cursor : INT64_MAX);
         qi (&q, 3, limit + 1);
-        st = q_list (&q, read_invoice, sizeof **out, (void **) out, n,
-                     (void (*) (void *)) store_invoice_clear);
+        st = q_list (&q, read_invoice, sizeof **out, (void **)out, n,
+                     (void (*) (void *))store_invoice_clear);
       }
   }
   *next_cursor = 0;
-  if (st >= 0 && *n > (size_t) limit)
+  if (st >= 0 && *n > (size_t)limit)
     {
       store_invoice_clear (&(*out)[limit]);
-      *n = (size_t) limit;
+      *n = (size_t)limit;
       *next_cursor = (*out)[limit - 1].id;
     }
   return st;
@@ -3145,7 +3160,8 @@ store_invoice_add_ticket (struct store *s, int64_t tenant_id,
     /* The partial unique index invoice_tickets_one does the work: a second
      * valid invoice for the ticket inserts nothing. */
     if (Q (&q, &r,
-           "INSERT INTO invoice_tickets (tenant_id, invoice_id, ticket_id, active)"
+           "INSERT INTO invoice_tickets (tenant_id, invoice_id, ticket_id, "
+           "active)"
            " VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING"))
       {
         qi (&q, 1, tenant_id);
@@ -3160,7 +3176,7 @@ store_invoice_add_ticket (struct store *s, int64_t tenant_id,
 static void
 read_i64 (struct q *q, void *out)
 {
-  *(int64_t *) out = ci (q, 0);
+  *(int64_t *)out = ci (q, 0);
 }
 
 enum store_status
@@ -3181,7 +3197,7 @@ store_invoice_tickets (struct store *s, int64_t tenant_id, int64_t invoice_id,
       {
         qi (&q, 1, tenant_id);
         qi (&q, 2, invoice_id);
-        st = q_list (&q, read_i64, sizeof **out, (void **) out, n, NULL);
+        st = q_list (&q, read_i64, sizeof **out, (void **)out, n, NULL);
       }
   }
   return st;
@@ -3258,7 +3274,8 @@ store_event_add (struct store *s, int64_t tenant_id, int64_t invoice_id,
       {
         st = STORE_HARD;
         if (Q (&q, &r,
-               "INSERT INTO invoice_events (tenant_id, id, invoice_id, at, kind,"
+               "INSERT INTO invoice_events (tenant_id, id, invoice_id, at, "
+               "kind,"
                " actor, detail) SELECT $1, $2, $3, $4, $5, $6, $7"
                " WHERE EXISTS (SELECT 1 FROM invoices WHERE tenant_id = $1"
                " AND id = $3)"))
@@ -3300,8 +3317,8 @@ store_event_list (struct store *s, int64_t tenant_id, int64_t invoice_id,
       {
         qi (&q, 1, tenant_id);
         qi (&q, 2, invoice_id);
-        st = q_list (&q, read_event, sizeof **out, (void **) out, n,
-                     (void (*) (void *)) store_event_clear);
+        st = q_list (&q, read_event, sizeof **out, (void **)out, n,
+                     (void (*) (void *))store_event_clear);
       }
   }
   return st;
@@ -3317,7 +3334,7 @@ static const char *const job_state_names[STORE_JOB_STATE_COUNT]
 const char *
 store_job_state_name (enum store_job_state st)
 {
-  return (unsigned) st < STORE_JOB_STATE_COUNT ? job_state_names[st] : "queued";
+  return (unsigned)st < STORE_JOB_STATE_COUNT ? job_state_names[st] : "queued";
 }
 
 void
@@ -3331,7 +3348,7 @@ store_job_clear (struct store_job *j)
 }
 
 #define JOB_COLS                                                              \
-  "id, tenant_id, kind, payload, state, attempts, run_after, last_error,"    \
+  "id, tenant_id, kind, payload, state, attempts, run_after, last_error,"     \
   " claimed_by, lease_until, created_at"
 
 static void
@@ -3346,8 +3363,8 @@ read_job (struct q *q, void *out)
   const char *state = ct (q, 4);
   for (int i = 0; i < STORE_JOB_STATE_COUNT; i++)
     if (strcmp (state, job_state_names[i]) == 0)
-      j->state = (enum store_job_state) i;
-  j->attempts = (int) ci (q, 5);
+      j->state = (enum store_job_state)i;
+  j->attempts = (int)ci (q, 5);
   j->run_after = ci (q, 6);
   j->last_error = cdup (q, 7);
   ccpy (q, 8, j->claimed_by, sizeof j->claimed_by);
@@ -3369,7 +3386,8 @@ store_job_enqueue (struct store *s, int64_t tenant_id, const char *kind,
       {
         st = STORE_HARD;
         if (Q (&q, &r,
-               "INSERT INTO jobs (tenant_id, id, kind, payload, state, run_after,"
+               "INSERT INTO jobs (tenant_id, id, kind, payload, state, "
+               "run_after,"
                " created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6)"))
           {
             int64_t now = now_s ();
@@ -3531,4 +3549,4 @@ store_job_count (struct store *s, int64_t tenant_id, enum store_job_state js,
   return st;
 }
 
-_Static_assert (__COUNTER__ < BK_NSLOTS, "raise BK_NSLOTS in backend.h");
+_Static_assert(__COUNTER__ < BK_NSLOTS, "raise BK_NSLOTS in backend.h");

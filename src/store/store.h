@@ -124,21 +124,21 @@ enum store_status store_next_id (struct store *s, int64_t *id);
 struct store_tenant
 {
   int64_t id;
-  char slug[64];          /* [a-z0-9-], unique, used in URLs */
-  char rfc[16];           /* issuer RFC (upper case) */
-  char name[512];         /* legal name (razón social), UTF-8 */
-  char regime[4];         /* c_RegimenFiscal key, e.g. "601" */
-  char zip[6];            /* LugarExpedicion: 5 digits */
-  char timezone[64];      /* IANA name, default America/Mexico_City */
-  int window_days;        /* days a ticket may be self-invoiced; default 7 */
-  char periodicity[3];    /* c_Periodicidad of the global invoice, "" or 01..05 */
-  char series[32];        /* default invoice series code, may be "" */
-  char stamp[32];         /* stamping provider: "" (none) or "sandbox", … */
-  char *branding;         /* JSON text or NULL; owned */
-  bool has_csd;           /* a CSD is installed */
-  char csd_serial[41];    /* NoCertificado of the installed CSD, or "" */
-  int64_t csd_not_after;  /* UTC seconds the CSD expires, 0 if none */
-  int64_t created_at;     /* UTC seconds */
+  char slug[64];       /* [a-z0-9-], unique, used in URLs */
+  char rfc[16];        /* issuer RFC (upper case) */
+  char name[512];      /* legal name (razón social), UTF-8 */
+  char regime[4];      /* c_RegimenFiscal key, e.g. "601" */
+  char zip[6];         /* LugarExpedicion: 5 digits */
+  char timezone[64];   /* IANA name, default America/Mexico_City */
+  int window_days;     /* days a ticket may be self-invoiced; default 7 */
+  char periodicity[3]; /* c_Periodicidad of the global invoice, "" or 01..05 */
+  char series[32];     /* default invoice series code, may be "" */
+  char stamp[32];      /* stamping provider: "" (none) or "sandbox", … */
+  char *branding;      /* JSON text or NULL; owned */
+  bool has_csd;        /* a CSD is installed */
+  char csd_serial[41]; /* NoCertificado of the installed CSD, or "" */
+  int64_t csd_not_after; /* UTC seconds the CSD expires, 0 if none */
+  int64_t created_at;    /* UTC seconds */
 };
 
 void store_tenant_clear (struct store_tenant *t);
@@ -148,7 +148,8 @@ void store_tenant_init (struct store_tenant *t);
 /* Pre-tenant.  Inserts t (slug, rfc, name, regime, zip and the settings
  * fields); sets t->id and t->created_at.  STORE_NONE if the slug is
  * taken. */
-enum store_status store_tenant_insert (struct store *s, struct store_tenant *t);
+enum store_status store_tenant_insert (struct store *s,
+                                       struct store_tenant *t);
 enum store_status store_tenant_get (struct store *s, int64_t tenant_id,
                                     struct store_tenant *out);
 /* Pre-tenant: by slug. */
@@ -160,8 +161,8 @@ enum store_status store_tenant_update (struct store *s, int64_t tenant_id,
                                        const struct store_tenant *t);
 /* Pre-tenant: every tenant ordered by id; *out is an array of *n (free
  * with store_tenant_list_free). */
-enum store_status store_tenant_list (struct store *s, struct store_tenant **out,
-                                     size_t *n);
+enum store_status store_tenant_list (struct store *s,
+                                     struct store_tenant **out, size_t *n);
 void store_tenant_list_free (struct store_tenant *a, size_t n);
 
 /* CSD material in the clear.  Everything owned by the struct; clear wipes
@@ -172,9 +173,9 @@ struct store_csd
   size_t cer_len;
   unsigned char *key; /* PKCS#8 encrypted private key, DER (as SAT ships it) */
   size_t key_len;
-  char *password;     /* the .key's password */
-  char serial[41];    /* NoCertificado (20 digits) */
-  int64_t not_after;  /* UTC seconds */
+  char *password;    /* the .key's password */
+  char serial[41];   /* NoCertificado (20 digits) */
+  int64_t not_after; /* UTC seconds */
 };
 void store_csd_clear (struct store_csd *c);
 
@@ -206,9 +207,10 @@ struct store_branch
 {
   int64_t id;
   int64_t tenant_id;
-  char code[32];     /* merchant's own code, unique per tenant ("branch" in the API) */
+  char code[32]; /* merchant's own code, unique per tenant ("branch" in the
+                    API) */
   char name[256];
-  char zip[6];       /* 5 digits or "" (then the tenant's zip applies) */
+  char zip[6]; /* 5 digits or "" (then the tenant's zip applies) */
   int64_t created_at;
 };
 
@@ -276,9 +278,9 @@ struct store_user
 {
   int64_t id;
   int64_t tenant_id;
-  char email[256];                  /* lower case, unique per tenant */
+  char email[256]; /* lower case, unique per tenant */
   enum store_role role;
-  char pwhash[STORE_PWHASH_LEN];    /* argon2id string (crypto_pwhash_str) */
+  char pwhash[STORE_PWHASH_LEN]; /* argon2id string (crypto_pwhash_str) */
   bool disabled;
   int64_t created_at;
 };
@@ -324,7 +326,7 @@ struct store_apikey
   char name[128];                           /* label, may be "" */
   bool revoked;
   int64_t created_at;
-  int64_t revoked_at;                       /* 0 if active */
+  int64_t revoked_at; /* 0 if active */
 };
 
 /* Creates a key; writes it to key_out (NUL-terminated, shown once, the
@@ -361,24 +363,25 @@ enum store_ticket_status
 const char *store_ticket_status_name (enum store_ticket_status st);
 int store_ticket_status_parse (const char *name);
 
-#define STORE_TICKET_KEY_LEN 20 /* self-invoice key: 20 base32 chars, 100 bits */
+#define STORE_TICKET_KEY_LEN                                                  \
+  20 /* self-invoice key: 20 base32 chars, 100 bits */
 
 struct store_ticket
 {
   int64_t id;
   int64_t tenant_id;
   int64_t branch_id;
-  char branch_code[32];       /* filled by reads (joined), ignored on insert */
-  char folio_number[64];      /* POS folio, unique per (tenant, branch) */
-  int64_t date;               /* UTC seconds of the sale */
-  char payment_form[3];       /* c_FormaPago key */
-  char currency[4];           /* c_Moneda key, e.g. "MXN" */
-  char *items;                /* items as JSON text; owned */
-  int64_t subtotal;           /* micros, before discounts and taxes */
-  int64_t discount;           /* micros */
-  int64_t taxes;              /* micros, transferred taxes */
-  int64_t withheld;           /* micros, withheld taxes */
-  int64_t total;              /* micros: subtotal - discount + taxes - withheld */
+  char branch_code[32];  /* filled by reads (joined), ignored on insert */
+  char folio_number[64]; /* POS folio, unique per (tenant, branch) */
+  int64_t date;          /* UTC seconds of the sale */
+  char payment_form[3];  /* c_FormaPago key */
+  char currency[4];      /* c_Moneda key, e.g. "MXN" */
+  char *items;           /* items as JSON text; owned */
+  int64_t subtotal;      /* micros, before discounts and taxes */
+  int64_t discount;      /* micros */
+  int64_t taxes;         /* micros, transferred taxes */
+  int64_t withheld;      /* micros, withheld taxes */
+  int64_t total;         /* micros: subtotal - discount + taxes - withheld */
   enum store_ticket_status status;
   char key[STORE_TICKET_KEY_LEN + 1]; /* unguessable self-invoice key */
   int64_t created_at;
@@ -409,12 +412,12 @@ enum store_status store_ticket_set_status (struct store *s, int64_t tenant_id,
 
 struct store_ticket_filter
 {
-  int64_t date_from;  /* UTC seconds, inclusive; 0 = no bound */
-  int64_t date_to;    /* UTC seconds, exclusive; 0 = no bound */
-  int64_t branch_id;  /* 0 = any */
-  int status;         /* enum store_ticket_status, or -1 = any */
-  int64_t cursor;     /* 0 = first page; else next_cursor of the last page */
-  int limit;          /* 1..500; 0 = 50 */
+  int64_t date_from; /* UTC seconds, inclusive; 0 = no bound */
+  int64_t date_to;   /* UTC seconds, exclusive; 0 = no bound */
+  int64_t branch_id; /* 0 = any */
+  int status;        /* enum store_ticket_status, or -1 = any */
+  int64_t cursor;    /* 0 = first page; else next_cursor of the last page */
+  int limit;         /* 1..500; 0 = 50 */
 };
 /* Newest first (by id).  *next_cursor is 0 when there is no more.
  * Free *out with store_ticket_list_free. */
@@ -432,9 +435,9 @@ struct store_product
 {
   int64_t id;
   int64_t tenant_id;
-  char sku[64];      /* merchant's code, unique per tenant when not "" */
-  char name[256];    /* description, for search and lists */
-  char *doc;         /* the whole product as JSON text; owned */
+  char sku[64];   /* merchant's code, unique per tenant when not "" */
+  char name[256]; /* description, for search and lists */
+  char *doc;      /* the whole product as JSON text; owned */
   int64_t created_at;
   int64_t updated_at;
 };
@@ -463,10 +466,10 @@ struct store_customer
 {
   int64_t id;
   int64_t tenant_id;
-  char rfc[16];      /* receiver RFC; several customers may share one */
-  char name[512];    /* legal name */
+  char rfc[16];   /* receiver RFC; several customers may share one */
+  char name[512]; /* legal name */
   char email[256];
-  char *doc;         /* the whole customer as JSON text; owned */
+  char *doc; /* the whole customer as JSON text; owned */
   int64_t created_at;
   int64_t updated_at;
 };
@@ -541,27 +544,27 @@ struct store_invoice
 {
   int64_t id;
   int64_t tenant_id;
-  char uuid[37];            /* UUID of the TFD (folio fiscal), upper case */
+  char uuid[37]; /* UUID of the TFD (folio fiscal), upper case */
   char series[32];
-  int64_t folio;            /* 0 if none */
-  char type[2];             /* TipoDeComprobante: I, E, P, … */
+  int64_t folio; /* 0 if none */
+  char type[2];  /* TipoDeComprobante: I, E, P, … */
   enum store_invoice_status status;
   char customer_rfc[16];
   char customer_name[512];
   char customer_email[256];
-  int64_t total;            /* micros */
+  int64_t total; /* micros */
   char currency[4];
-  unsigned char *xml;       /* the stamped document; owned */
+  unsigned char *xml; /* the stamped document; owned */
   size_t xml_len;
-  unsigned char *pdf;       /* may be NULL; owned */
+  unsigned char *pdf; /* may be NULL; owned */
   size_t pdf_len;
-  char sha256[65];          /* hex SHA-256 of xml (set by insert) */
-  char prev_hash[65];       /* chain_hash of the tenant's previous invoice, or "" */
-  char chain_hash[65];      /* hex SHA-256(prev_hash || sha256) (set by insert) */
-  char cancel_reason[3];    /* 01..04 or "" */
-  char cancel_substitute[37]; /* UUID replacing this one (reason 01), or "" */
+  char sha256[65];     /* hex SHA-256 of xml (set by insert) */
+  char prev_hash[65];  /* chain_hash of the tenant's previous invoice, or "" */
+  char chain_hash[65]; /* hex SHA-256(prev_hash || sha256) (set by insert) */
+  char cancel_reason[3];       /* 01..04 or "" */
+  char cancel_substitute[37];  /* UUID replacing this one (reason 01), or "" */
   int64_t cancel_requested_at; /* UTC seconds, 0 if never */
-  char *cancel_ack;         /* acknowledgement (acuse) text, may be NULL; owned */
+  char *cancel_ack; /* acknowledgement (acuse) text, may be NULL; owned */
   int64_t created_at;
 };
 void store_invoice_clear (struct store_invoice *inv);
@@ -620,7 +623,8 @@ enum store_status store_invoice_tickets (struct store *s, int64_t tenant_id,
                                          size_t *n);
 /* The valid invoice holding this ticket, if any (*invoice_id). */
 enum store_status store_ticket_invoice (struct store *s, int64_t tenant_id,
-                                        int64_t ticket_id, int64_t *invoice_id);
+                                        int64_t ticket_id,
+                                        int64_t *invoice_id);
 
 /* ------------------------------------------------------------------ */
 /* Invoice events (tracking timeline)                                  */
@@ -631,10 +635,10 @@ struct store_event
   int64_t id;
   int64_t tenant_id;
   int64_t invoice_id;
-  int64_t at;         /* UTC seconds */
-  char kind[32];      /* issued, emailed, delivered, opened, accepted, … */
-  char actor[128];    /* "system", "user:<id>", "customer:<id>", … */
-  char *detail;       /* JSON text or NULL; owned */
+  int64_t at;      /* UTC seconds */
+  char kind[32];   /* issued, emailed, delivered, opened, accepted, … */
+  char actor[128]; /* "system", "user:<id>", "customer:<id>", … */
+  char *detail;    /* JSON text or NULL; owned */
 };
 void store_event_clear (struct store_event *e);
 void store_event_list_free (struct store_event *a, size_t n);
@@ -657,7 +661,7 @@ enum store_job_state
   STORE_JOB_QUEUED,  /* waiting for run_after */
   STORE_JOB_RUNNING, /* claimed; lease_until bounds the claim */
   STORE_JOB_DONE,
-  STORE_JOB_DEAD,    /* failed for good */
+  STORE_JOB_DEAD, /* failed for good */
   STORE_JOB_STATE_COUNT
 };
 const char *store_job_state_name (enum store_job_state st);
@@ -666,14 +670,14 @@ struct store_job
 {
   int64_t id;
   int64_t tenant_id;
-  char kind[32];         /* "mail", "pdf", "webhook", … */
-  char *payload;         /* JSON text; owned */
+  char kind[32]; /* "mail", "pdf", "webhook", … */
+  char *payload; /* JSON text; owned */
   enum store_job_state state;
-  int attempts;          /* claims so far */
-  int64_t run_after;     /* UTC seconds */
-  char *last_error;      /* NULL or text; owned */
-  char claimed_by[64];   /* worker id or "" */
-  int64_t lease_until;   /* UTC seconds, 0 if not claimed */
+  int attempts;        /* claims so far */
+  int64_t run_after;   /* UTC seconds */
+  char *last_error;    /* NULL or text; owned */
+  char claimed_by[64]; /* worker id or "" */
+  int64_t lease_until; /* UTC seconds, 0 if not claimed */
   int64_t created_at;
 };
 void store_job_clear (struct store_job *j);

@@ -36,7 +36,7 @@ static const char *backend;
     {                                                                         \
       if (!(c))                                                               \
         {                                                                     \
-          fprintf (stderr, "%s:%d: [%s] check failed: %s\n", __FILE__,       \
+          fprintf (stderr, "%s:%d: [%s] check failed: %s\n", __FILE__,        \
                    __LINE__, backend, #c);                                    \
           failures++;                                                         \
         }                                                                     \
@@ -47,7 +47,7 @@ static const char *backend;
     {                                                                         \
       if (!(c))                                                               \
         {                                                                     \
-          fprintf (stderr, "%s:%d: [%s] fatal: %s\n", __FILE__, __LINE__,    \
+          fprintf (stderr, "%s:%d: [%s] fatal: %s\n", __FILE__, __LINE__,     \
                    backend, #c);                                              \
           exit (1);                                                           \
         }                                                                     \
@@ -58,7 +58,8 @@ static struct store *
 open_store (const char *extra)
 {
   char u[2200];
-  snprintf (u, sizeof u, "%s%s%s", url, extra && *extra ? (strchr (url, '?') ? "&" : "?") : "",
+  snprintf (u, sizeof u, "%s%s%s", url,
+            extra && *extra ? (strchr (url, '?') ? "&" : "?") : "",
             extra ? extra : "");
   struct ferr err;
   struct store *s = store_open (u, &err);
@@ -102,7 +103,7 @@ make_ticket (struct store *s, int64_t tid, int64_t bid, const char *folio,
   snprintf (t.folio_number, sizeof t.folio_number, "%s", folio);
   t.date = date;
   snprintf (t.payment_form, sizeof t.payment_form, "01");
-  t.items = (char *) "[{\"quantity\":1}]";
+  t.items = (char *)"[{\"quantity\":1}]";
   t.subtotal = 100000000;
   t.taxes = 16000000;
   t.total = 116000000;
@@ -121,7 +122,7 @@ make_invoice (struct store *s, int64_t tid, const char *uuid,
   inv.total = 116000000;
   char xml[128];
   snprintf (xml, sizeof xml, "<cfdi:Comprobante uuid=\"%s\"/>", uuid);
-  inv.xml = (unsigned char *) xml;
+  inv.xml = (unsigned char *)xml;
   inv.xml_len = strlen (xml);
   *st = store_invoice_insert (s, tid, &inv);
   return inv.id;
@@ -154,8 +155,10 @@ test_tenants (void)
   CHECK (store_tenant_insert (s, &t) == STORE_NONE); /* slug taken */
   memset (&t, 0, sizeof t);
   CHECK (store_tenant_get (s, a, &t) == STORE_ONE);
-  CHECK (strcmp (t.slug, "crud-a") == 0 && strcmp (t.rfc, "EKU9003173C9") == 0);
-  CHECK (strcmp (t.timezone, "America/Mexico_City") == 0 && t.window_days == 7);
+  CHECK (strcmp (t.slug, "crud-a") == 0
+         && strcmp (t.rfc, "EKU9003173C9") == 0);
+  CHECK (strcmp (t.timezone, "America/Mexico_City") == 0
+         && t.window_days == 7);
   CHECK (!t.has_csd);
   t.window_days = 3;
   snprintf (t.periodicity, sizeof t.periodicity, "04");
@@ -190,7 +193,8 @@ test_branches_series_users (void)
   struct store_branch b = { 0 };
   snprintf (b.code, sizeof b.code, "B1");
   CHECK (store_branch_insert (s, a, &b) == STORE_NONE);
-  CHECK (store_branch_get (s, a, b1, &b) == STORE_ONE && strcmp (b.code, "B1") == 0);
+  CHECK (store_branch_get (s, a, b1, &b) == STORE_ONE
+         && strcmp (b.code, "B1") == 0);
   /* $n binding out of order ($3, $4 before $1, $2 in the text) */
   snprintf (b.name, sizeof b.name, "Centro");
   snprintf (b.zip, sizeof b.zip, "06000");
@@ -295,7 +299,8 @@ test_tickets (void)
     {
       char folio[16];
       snprintf (folio, sizeof folio, "F-%d", i);
-      ids[i] = make_ticket (s, a, i % 2 ? b2 : b1, folio, 1700000000 + i * 3600);
+      ids[i]
+          = make_ticket (s, a, i % 2 ? b2 : b1, folio, 1700000000 + i * 3600);
     }
   /* same folio, same branch: refused; other branch: fine */
   struct store_ticket t = { 0 };
@@ -308,7 +313,8 @@ test_tickets (void)
   CHECK (strcmp (t.folio_number, "F-0") == 0 && t.total == 116000000
          && t.subtotal == 100000000 && t.taxes == 16000000);
   CHECK (strcmp (t.branch_code, "S1") == 0 && strcmp (t.currency, "MXN") == 0);
-  CHECK (t.status == STORE_TICKET_OPEN && strlen (t.key) == STORE_TICKET_KEY_LEN);
+  CHECK (t.status == STORE_TICKET_OPEN
+         && strlen (t.key) == STORE_TICKET_KEY_LEN);
   CHECK (t.items && strstr (t.items, "quantity"));
   char key[STORE_TICKET_KEY_LEN + 1];
   memcpy (key, t.key, sizeof key);
@@ -319,9 +325,11 @@ test_tickets (void)
          && t.id == ids[1]);
   store_ticket_clear (&t);
   CHECK (store_ticket_set_status (s, a, ids[2], STORE_TICKET_OPEN,
-                                  STORE_TICKET_CANCELLED) == STORE_ONE);
+                                  STORE_TICKET_CANCELLED)
+         == STORE_ONE);
   CHECK (store_ticket_set_status (s, a, ids[2], STORE_TICKET_OPEN,
-                                  STORE_TICKET_INVOICED) == STORE_NONE);
+                                  STORE_TICKET_INVOICED)
+         == STORE_NONE);
 
   /* pagination: 30 tickets in pages of 7, newest first, no repeats */
   struct store_ticket_filter f = { .status = -1, .limit = 7 };
@@ -349,16 +357,20 @@ test_tickets (void)
   struct store_ticket *l;
   size_t n;
   int64_t next;
-  struct store_ticket_filter fb = { .status = -1, .branch_id = b2, .limit = 100 };
+  struct store_ticket_filter fb
+      = { .status = -1, .branch_id = b2, .limit = 100 };
   CHECK (store_ticket_list (s, a, &fb, &l, &n, &next) == STORE_ONE && n == 15);
   for (size_t i = 0; i < n; i++)
     CHECK (l[i].branch_id == b2);
   store_ticket_list_free (l, n);
-  struct store_ticket_filter fd = { .status = -1, .date_from = 1700000000 + 10 * 3600,
-                                    .date_to = 1700000000 + 20 * 3600, .limit = 100 };
+  struct store_ticket_filter fd = { .status = -1,
+                                    .date_from = 1700000000 + 10 * 3600,
+                                    .date_to = 1700000000 + 20 * 3600,
+                                    .limit = 100 };
   CHECK (store_ticket_list (s, a, &fd, &l, &n, &next) == STORE_ONE && n == 10);
   store_ticket_list_free (l, n);
-  struct store_ticket_filter fs = { .status = STORE_TICKET_CANCELLED, .limit = 100 };
+  struct store_ticket_filter fs
+      = { .status = STORE_TICKET_CANCELLED, .limit = 100 };
   CHECK (store_ticket_list (s, a, &fs, &l, &n, &next) == STORE_ONE && n == 1);
   CHECK (n == 1 && l[0].id == ids[2]);
   store_ticket_list_free (l, n);
@@ -373,29 +385,32 @@ test_products_customers (void)
   struct store_product p = { 0 }, p2 = { 0 };
   snprintf (p.sku, sizeof p.sku, "SKU-1");
   snprintf (p.name, sizeof p.name, "Café");
-  p.doc = (char *) "{\"price\":\"10.50\"}";
+  p.doc = (char *)"{\"price\":\"10.50\"}";
   CHECK (store_product_insert (s, a, &p) == STORE_ONE);
   p2 = p;
   p2.id = 0;
   CHECK (store_product_insert (s, a, &p2) == STORE_NONE); /* sku taken */
   p2.sku[0] = '\0';
-  CHECK (store_product_insert (s, a, &p2) == STORE_ONE);  /* no sku: fine */
+  CHECK (store_product_insert (s, a, &p2) == STORE_ONE); /* no sku: fine */
   p2.sku[0] = '\0';
   p2.id = 0;
-  CHECK (store_product_insert (s, a, &p2) == STORE_ONE);  /* twice */
+  CHECK (store_product_insert (s, a, &p2) == STORE_ONE); /* twice */
   struct store_product g = { 0 };
   CHECK (store_product_get (s, a, p.id, &g) == STORE_ONE);
-  CHECK (strcmp (g.name, "Café") == 0 && strcmp (g.doc, "{\"price\":\"10.50\"}") == 0);
+  CHECK (strcmp (g.name, "Café") == 0
+         && strcmp (g.doc, "{\"price\":\"10.50\"}") == 0);
   store_product_clear (&g);
-  CHECK (store_product_find_sku (s, a, "SKU-1", &g) == STORE_ONE && g.id == p.id);
+  CHECK (store_product_find_sku (s, a, "SKU-1", &g) == STORE_ONE
+         && g.id == p.id);
   store_product_clear (&g);
   /* update into a taken sku: refused without aborting anything */
-  p2.doc = (char *) "{}";
+  p2.doc = (char *)"{}";
   snprintf (p2.sku, sizeof p2.sku, "SKU-1");
   CHECK (store_product_update (s, a, &p2) == STORE_NONE);
   snprintf (p2.sku, sizeof p2.sku, "SKU-2");
   CHECK (store_product_update (s, a, &p2) == STORE_ONE);
-  CHECK (store_product_find_sku (s, a, "SKU-2", &g) == STORE_ONE && g.id == p2.id);
+  CHECK (store_product_find_sku (s, a, "SKU-2", &g) == STORE_ONE
+         && g.id == p2.id);
   store_product_clear (&g);
   struct store_product *pl;
   size_t n;
@@ -413,7 +428,7 @@ test_products_customers (void)
   snprintf (c.rfc, sizeof c.rfc, "XAXX010101000");
   snprintf (c.name, sizeof c.name, "PUBLICO EN GENERAL");
   snprintf (c.email, sizeof c.email, "x@example.com");
-  c.doc = (char *) "{\"tax_system\":\"616\"}";
+  c.doc = (char *)"{\"tax_system\":\"616\"}";
   CHECK (store_customer_insert (s, a, &c) == STORE_ONE);
   struct store_customer cg = { 0 };
   CHECK (store_customer_get (s, a, c.id, &cg) == STORE_ONE);
@@ -427,7 +442,8 @@ test_products_customers (void)
          && strcmp (cg.email, "y@example.com") == 0);
   store_customer_clear (&cg);
   struct store_customer *cl;
-  CHECK (store_customer_list (s, a, 0, 0, &cl, &n, &next) == STORE_ONE && n == 1);
+  CHECK (store_customer_list (s, a, 0, 0, &cl, &n, &next) == STORE_ONE
+         && n == 1);
   store_customer_list_free (cl, n);
   CHECK (store_customer_delete (s, a, c.id) == STORE_ONE);
   CHECK (store_customer_delete (s, a, c.id) == STORE_NONE);
@@ -442,19 +458,24 @@ test_invoices_events_chain (void)
   int64_t br = make_branch (s, a, "M");
   int64_t t1 = make_ticket (s, a, br, "1", 1700000000);
   enum store_status st;
-  int64_t i1 = make_invoice (s, a, "11111111-1111-1111-1111-111111111111", &st);
+  int64_t i1
+      = make_invoice (s, a, "11111111-1111-1111-1111-111111111111", &st);
   CHECK (st == STORE_ONE);
-  int64_t i2 = make_invoice (s, a, "22222222-2222-2222-2222-222222222222", &st);
+  int64_t i2
+      = make_invoice (s, a, "22222222-2222-2222-2222-222222222222", &st);
   CHECK (st == STORE_ONE);
   make_invoice (s, a, "22222222-2222-2222-2222-222222222222", &st);
   CHECK (st == STORE_NONE); /* same uuid */
-  int64_t i3 = make_invoice (s, a, "33333333-3333-3333-3333-333333333333", &st);
+  int64_t i3
+      = make_invoice (s, a, "33333333-3333-3333-3333-333333333333", &st);
   CHECK (st == STORE_ONE);
   struct store_invoice v1 = { 0 }, v2 = { 0 }, v3 = { 0 };
   CHECK (store_invoice_get (s, a, i1, true, &v1) == STORE_ONE);
   CHECK (store_invoice_get (s, a, i2, false, &v2) == STORE_ONE);
   CHECK (store_invoice_find_uuid (s, a, "33333333-3333-3333-3333-333333333333",
-                                  true, &v3) == STORE_ONE && v3.id == i3);
+                                  true, &v3)
+             == STORE_ONE
+         && v3.id == i3);
   /* INVARIANT 4: each invoice chains onto the previous one */
   CHECK (v1.prev_hash[0] == '\0' && strlen (v1.sha256) == 64);
   CHECK (strcmp (v2.prev_hash, v1.chain_hash) == 0);
@@ -471,17 +492,21 @@ test_invoices_events_chain (void)
   store_invoice_clear (&v1);
 
   CHECK (store_invoice_add_ticket (s, a, i1, t1) == STORE_ONE);
-  CHECK (store_invoice_add_ticket (s, a, i2, t1) == STORE_NONE); /* INVARIANT 1 */
+  CHECK (store_invoice_add_ticket (s, a, i2, t1)
+         == STORE_NONE); /* INVARIANT 1 */
   int64_t holder = 0;
-  CHECK (store_ticket_invoice (s, a, t1, &holder) == STORE_ONE && holder == i1);
+  CHECK (store_ticket_invoice (s, a, t1, &holder) == STORE_ONE
+         && holder == i1);
   int64_t *tl;
   size_t n;
-  CHECK (store_invoice_tickets (s, a, i1, &tl, &n) == STORE_ONE && n == 1 && tl[0] == t1);
+  CHECK (store_invoice_tickets (s, a, i1, &tl, &n) == STORE_ONE && n == 1
+         && tl[0] == t1);
   free (tl);
   CHECK (store_invoice_cancel_request (s, a, i1, "02", NULL) == STORE_ONE);
   CHECK (store_invoice_get (s, a, i1, false, &v1) == STORE_ONE
          && v1.status == STORE_INVOICE_CANCEL_PENDING
-         && strcmp (v1.cancel_reason, "02") == 0 && v1.cancel_requested_at > 0);
+         && strcmp (v1.cancel_reason, "02") == 0
+         && v1.cancel_requested_at > 0);
   store_invoice_clear (&v1);
   CHECK (store_invoice_cancel_ack (s, a, i1, "<Acuse/>") == STORE_ONE);
   CHECK (store_invoice_get (s, a, i1, false, &v1) == STORE_ONE
@@ -499,10 +524,12 @@ test_invoices_events_chain (void)
   store_invoice_list_free (il, n);
 
   int64_t eid = 0;
-  CHECK (store_event_add (s, a, i1, 0, "issued", "system", NULL, &eid) == STORE_ONE
+  CHECK (store_event_add (s, a, i1, 0, "issued", "system", NULL, &eid)
+             == STORE_ONE
          && eid > 0);
   CHECK (store_event_add (s, a, i1, 0, "emailed", "system",
-                          "{\"to\":\"x@example.com\"}", NULL) == STORE_ONE);
+                          "{\"to\":\"x@example.com\"}", NULL)
+         == STORE_ONE);
   CHECK (store_event_add (s, a, 424242, 0, "issued", "system", NULL, NULL)
          == STORE_NONE);
   struct store_event *el;
@@ -530,10 +557,10 @@ test_isolation (void)
   make_branch (s, a, "X");
   int64_t bb = make_branch (s, b, "X");
   int64_t bt = make_ticket (s, b, bb, "T1", 1700000000);
-  struct store_product p = { .doc = (char *) "{}" };
+  struct store_product p = { .doc = (char *)"{}" };
   snprintf (p.sku, sizeof p.sku, "P");
   CHECK (store_product_insert (s, b, &p) == STORE_ONE);
-  struct store_customer c = { .doc = (char *) "{}" };
+  struct store_customer c = { .doc = (char *)"{}" };
   snprintf (c.rfc, sizeof c.rfc, "XAXX010101000");
   CHECK (store_customer_insert (s, b, &c) == STORE_ONE);
   struct store_user u = { .role = STORE_ROLE_STAFF };
@@ -541,7 +568,8 @@ test_isolation (void)
   snprintf (u.pwhash, sizeof u.pwhash, "x");
   CHECK (store_user_insert (s, b, &u) == STORE_ONE);
   enum store_status st;
-  int64_t bi = make_invoice (s, b, "44444444-4444-4444-4444-444444444444", &st);
+  int64_t bi
+      = make_invoice (s, b, "44444444-4444-4444-4444-444444444444", &st);
   CHECK (st == STORE_ONE);
   CHECK (store_invoice_add_ticket (s, b, bi, bt) == STORE_ONE);
   CHECK (store_event_add (s, b, bi, 0, "issued", "", NULL, NULL) == STORE_ONE);
@@ -568,7 +596,8 @@ test_isolation (void)
   CHECK (store_ticket_find_key (s, a, key, &t) == STORE_NONE);
   CHECK (store_ticket_find_folio (s, a, bb, "T1", &t) == STORE_NONE);
   CHECK (store_ticket_set_status (s, a, bt, STORE_TICKET_OPEN,
-                                  STORE_TICKET_CANCELLED) == STORE_NONE);
+                                  STORE_TICKET_CANCELLED)
+         == STORE_NONE);
   CHECK (store_product_get (s, a, p.id, &pg) == STORE_NONE);
   CHECK (store_product_find_sku (s, a, "P", &pg) == STORE_NONE);
   CHECK (store_product_update (s, a, &p) == STORE_NONE);
@@ -583,8 +612,10 @@ test_isolation (void)
   CHECK (store_user_delete (s, a, u.id) == STORE_NONE);
   CHECK (store_invoice_get (s, a, bi, true, &ig) == STORE_NONE);
   CHECK (store_invoice_find_uuid (s, a, "44444444-4444-4444-4444-444444444444",
-                                  false, &ig) == STORE_NONE);
-  CHECK (store_invoice_set_pdf (s, a, bi, (const unsigned char *) "x", 1) == STORE_NONE);
+                                  false, &ig)
+         == STORE_NONE);
+  CHECK (store_invoice_set_pdf (s, a, bi, (const unsigned char *)"x", 1)
+         == STORE_NONE);
   CHECK (store_invoice_cancel_request (s, a, bi, "02", NULL) == STORE_NONE);
   CHECK (store_invoice_cancel_ack (s, a, bi, NULL) == STORE_NONE);
   CHECK (store_ticket_invoice (s, a, bt, &x) == STORE_NONE);
@@ -595,7 +626,8 @@ test_isolation (void)
   struct store_event *el;
   CHECK (store_event_list (s, a, bi, &el, &n) == STORE_NONE && n == 0);
   store_event_list_free (el, n);
-  CHECK (store_event_add (s, a, bi, 0, "opened", "", NULL, NULL) == STORE_NONE);
+  CHECK (store_event_add (s, a, bi, 0, "opened", "", NULL, NULL)
+         == STORE_NONE);
   CHECK (store_job_get (s, a, bj, &jg) == STORE_NONE);
   CHECK (store_idem_get (s, a, "idem-b", &idg) == STORE_NONE);
   CHECK (store_series_next (s, a, "B", &x) == STORE_NONE);
@@ -605,16 +637,20 @@ test_isolation (void)
   /* lists of A show nothing of B */
   struct store_ticket *tl;
   int64_t next;
-  CHECK (store_ticket_list (s, a, NULL, &tl, &n, &next) == STORE_NONE && n == 0);
+  CHECK (store_ticket_list (s, a, NULL, &tl, &n, &next) == STORE_NONE
+         && n == 0);
   store_ticket_list_free (tl, n);
   struct store_product *pl;
-  CHECK (store_product_list (s, a, 0, 0, &pl, &n, &next) == STORE_NONE && n == 0);
+  CHECK (store_product_list (s, a, 0, 0, &pl, &n, &next) == STORE_NONE
+         && n == 0);
   store_product_list_free (pl, n);
   struct store_customer *cl;
-  CHECK (store_customer_list (s, a, 0, 0, &cl, &n, &next) == STORE_NONE && n == 0);
+  CHECK (store_customer_list (s, a, 0, 0, &cl, &n, &next) == STORE_NONE
+         && n == 0);
   store_customer_list_free (cl, n);
   struct store_invoice *il;
-  CHECK (store_invoice_list (s, a, 0, 0, &il, &n, &next) == STORE_NONE && n == 0);
+  CHECK (store_invoice_list (s, a, 0, 0, &il, &n, &next) == STORE_NONE
+         && n == 0);
   store_invoice_list_free (il, n);
   struct store_user *ul;
   CHECK (store_user_list (s, a, &ul, &n) == STORE_NONE && n == 0);
@@ -623,7 +659,8 @@ test_isolation (void)
   CHECK (store_series_list (s, a, &sl, &n) == STORE_NONE && n == 0);
   free (sl);
   /* B's objects are intact */
-  CHECK (store_ticket_get (s, b, bt, &t) == STORE_ONE && t.status == STORE_TICKET_OPEN);
+  CHECK (store_ticket_get (s, b, bt, &t) == STORE_ONE
+         && t.status == STORE_TICKET_OPEN);
   store_ticket_clear (&t);
   CHECK (store_product_get (s, b, p.id, &pg) == STORE_ONE);
   store_product_clear (&pg);
@@ -651,7 +688,8 @@ idem_tx (struct store *s, void *arg)
 {
   struct idem_arg *ia = arg;
   struct store_idem prev = { 0 };
-  enum store_status st = store_idem_begin (s, ia->tenant, "key-1", "hash-1", &prev);
+  enum store_status st
+      = store_idem_begin (s, ia->tenant, "key-1", "hash-1", &prev);
   ia->begin = st;
   if (st == STORE_NONE)
     {
@@ -666,14 +704,14 @@ idem_tx (struct store *s, void *arg)
   __atomic_store_n (&ia->claimed, 1, __ATOMIC_SEQ_CST);
   struct timespec ts = { 0, ia->delay_ms * 1000000L };
   nanosleep (&ts, NULL);
-  struct store_product p = { .doc = (char *) "{}" };
+  struct store_product p = { .doc = (char *)"{}" };
   snprintf (p.name, sizeof p.name, "idem");
   st = store_product_insert (s, ia->tenant, &p);
   if (st != STORE_ONE)
     return st < 0 ? st : STORE_HARD;
   ia->product = p.id;
   char body[64];
-  snprintf (body, sizeof body, "{\"id\":%lld}", (long long) p.id);
+  snprintf (body, sizeof body, "{\"id\":%lld}", (long long)p.id);
   return store_idem_finish (s, ia->tenant, "key-1", 201, body);
 }
 
@@ -707,19 +745,21 @@ test_idempotency_two_connections (void)
   CHECK (x.begin == STORE_ONE);
   CHECK (y.begin == STORE_NONE);
   char want[64];
-  snprintf (want, sizeof want, "{\"id\":%lld}", (long long) x.product);
+  snprintf (want, sizeof want, "{\"id\":%lld}", (long long)x.product);
   CHECK (y.replay_status == 201 && strcmp (y.replay_body, want) == 0);
   struct store_product *pl;
   size_t n;
   int64_t next;
-  CHECK (store_product_list (s1, a, 0, 0, &pl, &n, &next) == STORE_ONE && n == 1);
+  CHECK (store_product_list (s1, a, 0, 0, &pl, &n, &next) == STORE_ONE
+         && n == 1);
   store_product_list_free (pl, n);
   struct store_idem g = { 0 };
   CHECK (store_idem_get (s2, a, "key-1", &g) == STORE_ONE && g.status == 201
          && strcmp (g.request_hash, "hash-1") == 0);
   store_idem_clear (&g);
   int64_t gone = -1;
-  CHECK (store_idem_expire (s1, time (NULL) + 10, &gone) == STORE_ONE && gone >= 1);
+  CHECK (store_idem_expire (s1, time (NULL) + 10, &gone) == STORE_ONE
+         && gone >= 1);
   CHECK (store_idem_get (s2, a, "key-1", &g) == STORE_NONE);
   store_close (s1);
   store_close (s2);
@@ -754,9 +794,8 @@ static uint64_t locked_retries;
 static void *
 unlock_later (void *arg)
 {
-  (void) arg;
-  for (int i = 0; i < 5000
-                  && store_retries (locked_store) <= locked_retries;
+  (void)arg;
+  for (int i = 0; i < 5000 && store_retries (locked_store) <= locked_retries;
        i++)
     {
       struct timespec ts = { 0, 1000000L };
@@ -796,7 +835,8 @@ test_soft_retry (void)
       char path[600];
       snprintf (path, sizeof path, "%s/t.db", tmpdir);
       REQUIRE (sqlite3_open (path, &locker_db) == SQLITE_OK);
-      REQUIRE (sqlite3_exec (locker_db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+      REQUIRE (sqlite3_exec (locker_db, "BEGIN IMMEDIATE", NULL, NULL, NULL)
+               == SQLITE_OK);
       pthread_t th;
       struct count_arg cb = { 0, a, "BUSY" };
       uint64_t before = store_retries (sb);
@@ -817,7 +857,8 @@ test_soft_retry (void)
        * rollback). */
       PGconn *pg = PQconnectdb (url);
       REQUIRE (PQstatus (pg) == CONNECTION_OK);
-      PGresult *r = PQexec (pg,
+      PGresult *r = PQexec (
+          pg,
           "CREATE SEQUENCE fail_seq;"
           "CREATE FUNCTION fail_twice() RETURNS trigger LANGUAGE plpgsql AS $$"
           " BEGIN IF NEW.code = 'SER' AND nextval('fail_seq') <= 2 THEN"
@@ -898,7 +939,7 @@ folio_thread (void *arg)
 static int
 cmp64 (const void *a, const void *b)
 {
-  int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return (x > y) - (x < y);
 }
 
@@ -1004,7 +1045,8 @@ test_ticket_one_invoice (void)
   struct store_invoice *il;
   size_t n;
   int64_t next;
-  CHECK (store_invoice_list (s1, a, 0, 100, &il, &n, &next) == STORE_ONE && n == 1);
+  CHECK (store_invoice_list (s1, a, 0, 100, &il, &n, &next) == STORE_ONE
+         && n == 1);
   store_invoice_list_free (il, n);
   int64_t holder;
   CHECK (store_ticket_invoice (s2, a, t, &holder) == STORE_ONE);
@@ -1060,11 +1102,13 @@ test_jobs (void)
   for (int i = 0; i < JOBS; i++)
     {
       seen[i] = 0;
-      REQUIRE (store_job_enqueue (s1, i % 2 ? a : b, "bulk", "{\"n\":1}", 0, &ids[i])
+      REQUIRE (store_job_enqueue (s1, i % 2 ? a : b, "bulk", "{\"n\":1}", 0,
+                                  &ids[i])
                == STORE_ONE);
     }
   int64_t later;
-  CHECK (store_job_enqueue (s1, a, "bulk", "{}", time (NULL) + 3600, &later) == STORE_ONE);
+  CHECK (store_job_enqueue (s1, a, "bulk", "{}", time (NULL) + 3600, &later)
+         == STORE_ONE);
   struct worker_arg w[WORKERS];
   pthread_t th[WORKERS];
   for (int i = 0; i < WORKERS; i++)
@@ -1091,7 +1135,8 @@ test_jobs (void)
   CHECK (store_job_count (s1, a, STORE_JOB_DONE, &na) == STORE_ONE);
   CHECK (store_job_count (s2, b, STORE_JOB_DONE, &nb) == STORE_ONE);
   CHECK (na + nb == JOBS);
-  CHECK (store_job_count (s1, 0, STORE_JOB_DONE, &n) == STORE_ONE && n == JOBS);
+  CHECK (store_job_count (s1, 0, STORE_JOB_DONE, &n) == STORE_ONE
+         && n == JOBS);
   CHECK (store_job_count (s1, a, STORE_JOB_QUEUED, &n) == STORE_ONE && n == 1);
   /* fail / retry / dead, and an expired lease is claimed again */
   int64_t jid;
@@ -1103,13 +1148,15 @@ test_jobs (void)
   CHECK (store_job_claim (s2, "y", "pdf", 60, &j) == STORE_NONE);
   CHECK (store_job_fail (s1, a, jid, "y", "not mine", 1) == STORE_NONE);
   CHECK (store_job_fail (s1, a, jid, "x", "smtp down", 1) == STORE_ONE);
-  CHECK (store_job_claim (s2, "y", "pdf", -1000, &j) == STORE_ONE && j.attempts == 2
-         && j.last_error && strcmp (j.last_error, "smtp down") == 0);
+  CHECK (store_job_claim (s2, "y", "pdf", -1000, &j) == STORE_ONE
+         && j.attempts == 2 && j.last_error
+         && strcmp (j.last_error, "smtp down") == 0);
   store_job_clear (&j);
   /* lease_seconds <= 0 means the default (60): still held */
   CHECK (store_job_claim (s1, "z", "pdf", 60, &j) == STORE_NONE);
   CHECK (store_job_fail (s2, a, jid, "y", "bounced", 0) == STORE_ONE);
-  CHECK (store_job_get (s1, a, jid, &j) == STORE_ONE && j.state == STORE_JOB_DEAD);
+  CHECK (store_job_get (s1, a, jid, &j) == STORE_ONE
+         && j.state == STORE_JOB_DEAD);
   store_job_clear (&j);
   store_close (s1);
   store_close (s2);
@@ -1138,12 +1185,12 @@ flow_tx (struct store *s, void *arg)
   if (st != STORE_ONE)
     return st < 0 ? st : STORE_HARD;
   struct store_invoice inv = { 0 };
-  snprintf (inv.uuid, sizeof inv.uuid, "F-%lld", (long long) folio);
+  snprintf (inv.uuid, sizeof inv.uuid, "F-%lld", (long long)folio);
   snprintf (inv.series, sizeof inv.series, "F");
   inv.folio = folio;
   char xml[64];
-  snprintf (xml, sizeof xml, "<x folio=\"%lld\"/>", (long long) folio);
-  inv.xml = (unsigned char *) xml;
+  snprintf (xml, sizeof xml, "<x folio=\"%lld\"/>", (long long)folio);
+  inv.xml = (unsigned char *)xml;
   inv.xml_len = strlen (xml);
   st = store_invoice_insert (s, fa->tenant, &inv);
   if (st != STORE_ONE)
@@ -1191,7 +1238,7 @@ test_fault_injection_flow (void)
         store_fault_inject (s, nth, kind ? STORE_HARD : STORE_SOFT);
         enum store_status st = store_tx (s, flow_tx, &fa);
         store_fault_inject (s, 0, STORE_SOFT);
-        if (st != STORE_ONE)           /* the client tries again */
+        if (st != STORE_ONE) /* the client tries again */
           st = store_tx (s, flow_tx, &fa);
         CHECK (st == STORE_ONE);
         /* and a third, duplicate attempt changes nothing */
@@ -1203,7 +1250,8 @@ test_fault_injection_flow (void)
   CHECK (store_invoice_walk (s, a, chain_step, &cc) == STORE_ONE);
   CHECK (cc.ok && cc.n == tickets);
   int64_t next = 0;
-  CHECK (store_series_next (s, a, "F", &next) == STORE_ONE && next == tickets + 1);
+  CHECK (store_series_next (s, a, "F", &next) == STORE_ONE
+         && next == tickets + 1);
   store_close (s);
 }
 
@@ -1220,19 +1268,21 @@ test_csd (void)
   c.cer_len = sizeof cer;
   c.key = key;
   c.key_len = sizeof key;
-  c.password = (char *) "12345678a";
+  c.password = (char *)"12345678a";
   snprintf (c.serial, sizeof c.serial, "30001000000500003416");
   c.not_after = 2000000000;
   struct store_csd out;
   CHECK (store_tenant_csd_get (s, a, &out) == STORE_NONE);
   CHECK (store_tenant_csd_set (s, a, &c) == STORE_ONE);
   struct stat sb;
-  CHECK (stat (store_master_key_path (s), &sb) == 0 && (sb.st_mode & 0777) == 0600);
+  CHECK (stat (store_master_key_path (s), &sb) == 0
+         && (sb.st_mode & 0777) == 0600);
   CHECK (store_tenant_csd_get (s, a, &out) == STORE_ONE);
   CHECK (out.cer_len == sizeof cer && memcmp (out.cer, cer, sizeof cer) == 0);
   CHECK (out.key_len == sizeof key && memcmp (out.key, key, sizeof key) == 0);
   CHECK (out.password && strcmp (out.password, "12345678a") == 0);
-  CHECK (strcmp (out.serial, "30001000000500003416") == 0 && out.not_after == 2000000000);
+  CHECK (strcmp (out.serial, "30001000000500003416") == 0
+         && out.not_after == 2000000000);
   store_csd_clear (&out);
   CHECK (out.key == NULL && out.password == NULL);
   struct store_tenant t = { 0 };
@@ -1261,12 +1311,14 @@ test_csd (void)
   CHECK (store_tenant_csd_get (s, a, &out) == STORE_HARD);
   CHECK (store_tenant_csd_set (s, a, &c) == STORE_ONE);
   CHECK (stat (alt, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-  CHECK (store_tenant_csd_get (s, a, &out) == STORE_ONE && out.key_len == sizeof key);
+  CHECK (store_tenant_csd_get (s, a, &out) == STORE_ONE
+         && out.key_len == sizeof key);
   store_csd_clear (&out);
   store_close (s);
   /* another master key cannot decrypt */
   setenv ("FACTURO_SECRET_KEY",
-          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
+          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+          1);
   s = open_store (NULL);
   CHECK (store_tenant_csd_get (s, a, &out) == STORE_HARD);
   store_close (s);
@@ -1291,10 +1343,12 @@ pg_setup (const char *base)
   PGconn *pg = PQconnectdb (base);
   if (PQstatus (pg) != CONNECTION_OK)
     {
-      fprintf (stderr, "cannot connect to FACTURO_TEST_PG: %s", PQerrorMessage (pg));
+      fprintf (stderr, "cannot connect to FACTURO_TEST_PG: %s",
+               PQerrorMessage (pg));
       exit (1);
     }
-  snprintf (pg_schema, sizeof pg_schema, "t_%d_%ld", (int) getpid (), (long) time (NULL));
+  snprintf (pg_schema, sizeof pg_schema, "t_%d_%ld", (int)getpid (),
+            (long)time (NULL));
   char sql[256];
   snprintf (sql, sizeof sql, "CREATE SCHEMA %s", pg_schema);
   PGresult *r = PQexec (pg, sql);
