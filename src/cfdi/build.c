@@ -170,6 +170,8 @@ write_root_open (struct w *w, const struct invoice *inv,
     cad_put (w, "");
   if (cert)
     xattr (w, "Certificado", cert);
+  if (!pago)
+    attr_opt (w, "CondicionesDePago", inv->conditions);
   attr (w, "SubTotal", fmt (b, inv->subtotal, d));
   if (inv->has_discount)
     attr (w, "Descuento", fmt (b, inv->discount, d));

@@ -202,7 +202,11 @@ read_party (const json_t *o, const char *name, bool customer,
 {
   static const char *const keys[]
       = { "tax_id", "legal_name", "tax_system", "address", NULL };
-  static const char *const addr_keys[] = { "zip", NULL };
+  /* The popular APIs' full address: accepted, only zip reaches the CFDI
+   * (CFDI 4.0 carries the postal code alone). */
+  static const char *const addr_keys[]
+      = { "zip",  "street",       "exterior", "interior", "neighborhood",
+          "city", "municipality", "state",    "country",  NULL };
   char f[64];
   if (!need_object (o, name, err) || !unknown (o, name, keys, err))
     return false;
@@ -224,6 +228,16 @@ read_party (const json_t *o, const char *name, bool customer,
     return true; /* filled from the issuer for the generic RFCs below */
   if (!need_object (a, f, err) || !unknown (a, f, addr_keys, err))
     return false;
+  for (const char *const *k = addr_keys + 1; *k; k++)
+    {
+      char *ignored = NULL;
+      snprintf (f, sizeof f, "%s.address.%s", name, *k);
+      bool ok = invoice_json_text (json_object_get (a, *k), f, 100, false,
+                                   &ignored, err);
+      free (ignored);
+      if (!ok)
+        return false;
+    }
   snprintf (f, sizeof f, "%s.address.zip", name);
   return invoice_json_text (json_object_get (a, "zip"), f, 5, true, &p->zip,
                             err);
@@ -507,9 +521,9 @@ cfdi_invoice_from_json (const json_t *root, struct invoice *inv,
       = { "type",           "series",       "folio_number",
           "date",           "issuer",       "customer",
           "use",            "payment_form", "payment_method",
-          "currency",       "exchange",     "export",
-          "related_documents", "global",    "items",
-          "payments",       NULL };
+          "conditions",     "currency",     "exchange",
+          "export",         "related_documents", "global",
+          "items",          "payments",     NULL };
   if (!json_is_object (root))
     return ferr_set (err, "type", "", "the invoice must be a JSON object",
                      "el comprobante debe ser un objeto JSON");
@@ -601,6 +615,14 @@ cfdi_invoice_from_json (const json_t *root, struct invoice *inv,
       && strcmp (inv->payment_method, "PPD") == 0)
     strcpy (inv->payment_form, "99");
   if (!rules_payment (type, inv->payment_form, inv->payment_method, err))
+    return false;
+  const json_t *cond = json_object_get (root, "conditions");
+  if (cond != NULL && pago)
+    return ferr_set (err, "conditions_payment", "conditions",
+                     "a payment invoice carries no conditions",
+                     "un comprobante de pago no lleva condiciones de pago");
+  if (!invoice_json_text (cond, "conditions", 1000, false, &inv->conditions,
+                          err))
     return false;
 
   /* currency / exchange */

@@ -137,6 +137,7 @@ invoice_free (struct invoice *inv)
     return;
   free (inv->series);
   free (inv->folio);
+  free (inv->conditions);
   party_free (&inv->issuer);
   party_free (&inv->receiver);
   for (size_t i = 0; i < inv->n_related; i++)
@@ -1203,7 +1204,8 @@ read_item (const json_t *o, size_t i, struct invoice_item *it,
       = { "quantity", "discount", "product", NULL };
   static const char *const prod_keys[]
       = { "description", "product_key", "unit_key",   "unit_name", "price",
-          "tax_included", "sku",        "taxes",      "tax_object", NULL };
+          "tax_included", "sku",        "taxes",      "tax_object",
+          "taxability",   NULL };
   char f[128];
   snprintf (f, sizeof f, "items[%zu]", i);
   if (!json_is_object (o))
@@ -1291,11 +1293,22 @@ read_item (const json_t *o, size_t i, struct invoice_item *it,
                      "%s must be true or false", "%s debe ser true o false",
                      f, f);
   it->tax_included = ti == NULL || json_is_true (ti);
-  const json_t *to = json_object_get (p, "tax_object");
+  const json_t *to = json_object_get (p, "taxability");
+  const char *to_name = "taxability";
+  if (to == NULL)
+    {
+      to = json_object_get (p, "tax_object");
+      to_name = "tax_object";
+    }
+  else if (json_object_get (p, "tax_object") != NULL)
+    return ferr_set (err, "tax_object", PF ("tax_object"),
+                     "%s: give taxability or tax_object, not both",
+                     "%s: indique taxability o tax_object, no ambos", f);
   if (to != NULL)
     {
+      snprintf (f, sizeof f, "items[%zu].product.%s", i, to_name);
       if (!json_is_string (to) || !valid_tax_object (json_string_value (to)))
-        return ferr_set (err, "tax_object", PF ("tax_object"),
+        return ferr_set (err, "tax_object", f,
                          "%s must be \"01\", \"02\", \"03\" or \"04\"",
                          "%s debe ser \"01\", \"02\", \"03\" o \"04\"", f,
                          f);

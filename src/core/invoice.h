@@ -208,6 +208,7 @@ struct invoice
   struct invoice_party receiver;
   char payment_form[3];      /* FormaPago (c_FormaPago), "" = absent */
   char payment_method[4];    /* MetodoPago PUE/PPD, "" = absent */
+  char *conditions;          /* CondicionesDePago (optional) */
   char currency[4];          /* Moneda; "" is taken as MXN (XXX for P) */
   int64_t exchange;          /* TipoCambio, micros */
   bool has_exchange;
@@ -293,13 +294,15 @@ bool invoice_sum_end (struct invoice *inv, struct ferr *err);
  *     "product": { "description": "…", "product_key": "01010101",
  *                  "unit_key": "H87", "unit_name": "Pieza",
  *                  "price": "116.00", "tax_included": true,
- *                  "sku": "ABC-1", "tax_object": "02",
+ *                  "sku": "ABC-1", "taxability": "02",
  *                  "taxes": [ { "type": "IVA", "rate": "0.16",
  *                               "factor": "Tasa", "withholding": false } ] } }
  * quantity defaults to 1, discount to none, tax_included to true (as the
  * popular APIs do), taxes to [IVA 16 % transferred] when absent (an
  * explicit [] means none), factor to "Tasa".  Amounts are JSON strings or
- * integers read exactly (json_money).  Unknown fields, wrong types, more
+ * integers read exactly (json_money).  "taxability" (ObjetoImp, the
+ * popular APIs' name) may also be spelled "tax_object".  Unknown fields,
+ * wrong types, more
  * than INVOICE_MAX_ITEMS items or INVOICE_MAX_ITEM_TAXES taxes, texts
  * longer than SAT allows, an unknown unit key, a malformed product key
  * are refused with err naming the field ("items[2].product.price").

@@ -141,7 +141,7 @@ put_taxes (struct buf *b, int combo)
     return;
   buf_printf (b, ",\"taxes\":%s", combos[combo]);
   if (combo == 11)
-    buf_printf (b, ",\"tax_object\":\"%s\"",
+    buf_printf (b, ",\"%s\":\"%s\"", rnd (2) ? "taxability" : "tax_object",
                 (const char *[]){ "01", "03", "04" }[rnd (3)]);
 }
 
@@ -402,6 +402,9 @@ test_generated_ingreso_egreso (void **state)
         buf_puts (&b, ",\"payment_form\":\"01\",\"payment_method\":\"PUE\"");
       if (rnd (5) == 0)
         buf_puts (&b, ",\"currency\":\"USD\",\"exchange\":\"17.2345\"");
+      if (rnd (4) == 0)
+        buf_puts (&b, ",\"conditions\":\"  Crédito  a 30 días & <sin> "
+                      "recargo \\\"neto\\\"  \"");
       if (rnd (3) == 0)
         buf_printf (&b, ",\"export\":\"%s\"", rnd (2) ? "01" : "02");
       if (egreso || rnd (6) == 0)

@@ -160,6 +160,26 @@ test_defaults (void **state)
   assert_int_equal (strlen (inv.date), 19);
   invoice_free (&inv);
   json_decref (j);
+
+  /* the popular APIs' full address is accepted (only zip is used);
+   * conditions; taxability as the spelling of ObjetoImp */
+  j = example ("ingreso");
+  set_path (j, "customer.address",
+            "{\"street\":\"Av. Juárez\",\"exterior\":\"10\","
+            "\"interior\":\"B\",\"neighborhood\":\"Centro\",\"city\":"
+            "\"Cárdenas\",\"municipality\":\"Cárdenas\",\"state\":"
+            "\"Tabasco\",\"country\":\"MEX\",\"zip\":\"86991\"}");
+  set_path (j, "conditions", "\"Crédito a 30 días\"");
+  set_path (j, "items.1.product.taxability", "\"02\"");
+  set_path (j, "items.0.product.taxability", "\"03\"");
+  set_path (j, "items.0.product.taxes", "[]");
+  expect_ok (j, &inv);
+  assert_string_equal (inv.receiver.zip, "86991");
+  assert_string_equal (inv.conditions, "Crédito a 30 días");
+  assert_string_equal (inv.items[0].tax_object, "03");
+  assert_int_equal (inv.items[0].n_taxes, 0);
+  invoice_free (&inv);
+  json_decref (j);
 }
 
 struct bad
@@ -178,8 +198,18 @@ static const struct bad bads[] = {
   { "ingreso", "issuer.tax_id", "\"XAXX010101000\"", "issuer.tax_id", NULL },
   { "ingreso", "issuer.address.zip", "\"4250\"", "issuer.address.zip",
     NULL },
-  { "ingreso", "issuer.address.city", "\"x\"", "issuer.address.city",
+  { "ingreso", "issuer.address.planet", "\"x\"", "issuer.address.planet",
     "unknown_field" },
+  { "ingreso", "customer.address.city", "7", "customer.address.city",
+    "type" },
+  { "ingreso", "conditions", "\"a|b\"", "conditions", "text_character" },
+  { "pago", "conditions", "\"Contado\"", "conditions",
+    "conditions_payment" },
+  { "ingreso", "items.0.product.taxability", "\"05\"",
+    "items[0].product.taxability", "tax_object" },
+  { "ingreso", "items.0.product.taxability", "\"02\"",
+    "items[0].product.tax_object", "tax_object", "items.0.product.tax_object",
+    "\"02\"" },
   { "ingreso", "customer.tax_id", "\"URE18O429TM6\"", "customer.tax_id",
     NULL },
   { "ingreso", "customer.tax_system", "\"612\"", "customer.tax_system",
