@@ -537,8 +537,9 @@ def scenarios(db, workdir, srv, ka, kb):
             "--password-file", os.path.join(csd, "password.txt"))
         run("tenant", "set", "--db", db, "--tenant", "tb", "--stamp", "sandbox")
         now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 86400))
-        st, _, tb2 = srv.req("POST", "/v1/tickets",
-                             ticket_body("B-INV", date=now + "Z"), key=kb)
+        simple = ticket_body("B-INV", date=now + "Z")
+        simple["items"] = simple["items"][:1]
+        st, _, tb2 = srv.req("POST", "/v1/tickets", simple, key=kb)
         st2, _, ib = srv.req("POST", "/v1/tickets/%s/invoice" % tb2.get("id"),
                              receiver, key=kb)
         if check(st == 201 and st2 in (200, 201),
@@ -559,7 +560,8 @@ def scenarios(db, workdir, srv, ka, kb):
             # collection routes: A never sees B's objects
             if method == "GET":
                 st, _, js = srv.req("GET", pattern + "?limit=200", key=ka)
-                check(st == 200 and ids[res] not in [x["id"] for x in js["data"]],
+                check(st == 200 and ids.get(res, "-") not in
+                      [x["id"] for x in js["data"]],
                       "%s %s lists B's object" % (method, pattern))
             covered += 1
             continue
