@@ -45,7 +45,7 @@ now (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* CPU time of this thread: the machine may be shared, and a rate "on one
@@ -55,7 +55,7 @@ cpu_now (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* One operation of a measured row. */
@@ -137,7 +137,7 @@ op_rsa (void *arg)
   size_t sl = sizeof sig;
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   if (EVP_DigestSignInit (md, NULL, EVP_sha256 (), NULL, c->key) != 1
-      || EVP_DigestSign (md, sig, &sl, (const unsigned char *) c->cadena->data,
+      || EVP_DigestSign (md, sig, &sl, (const unsigned char *)c->cadena->data,
                          c->cadena->len)
              != 1)
     die ("sign", NULL);
@@ -194,11 +194,11 @@ ticket_next (void *arg, size_t i, struct invoice_item *it, struct ferr *err)
   char sku[32];
   snprintf (sku, sizeof sku, "T-%07zu", i + 1);
   it->sku = xstrdup (sku);
-  it->price = (int64_t) ((i * 7919) % 500000) * 100 + 100;
+  it->price = (int64_t)((i * 7919) % 500000) * 100 + 100;
   it->n_taxes = 1;
   it->taxes[0].kind = INVOICE_TAX_IVA;
   it->taxes[0].rate = i % 5 == 4 ? 0 : 160000;
-  (void) err;
+  (void)err;
   return 1;
 }
 
@@ -210,8 +210,8 @@ struct counter
 static bool
 count_write (void *arg, const char *data, size_t len)
 {
-  (void) data;
-  ((struct counter *) arg)->bytes += len;
+  (void)data;
+  ((struct counter *)arg)->bytes += len;
   return true;
 }
 
@@ -250,13 +250,13 @@ global_run (const struct csd *csd, size_t n)
       double dt = now () - t0;
       struct rusage ru;
       getrusage (RUSAGE_SELF, &ru);
-      double cpu = (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
-                   + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+      double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+                   + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
       printf ("global %7zu tickets  %6.3f s CPU [%6.3f s wall]  peak RSS "
               "%5.1f MiB  XML %5.1f MiB  (targets: 10k <= 1 s / 64 MiB, "
               "100k <= 10 s / 256 MiB)\n",
-              cnt, cpu, dt, (double) ru.ru_maxrss / 1024.0,
-              (double) c.bytes / 1048576.0);
+              cnt, cpu, dt, (double)ru.ru_maxrss / 1024.0,
+              (double)c.bytes / 1048576.0);
       fflush (stdout);
       _exit (0);
     }
@@ -281,7 +281,7 @@ main (int argc, char **argv)
   snprintf (p, sizeof p, "%s/sat/csd/EKU9003173C9/password.txt", shared);
   if (read_file (p, &b, 200) != 0)
     die ("password file", NULL);
-  snprintf (pw, sizeof pw, "%.*s", (int) strcspn (b.data, "\r\n"), b.data);
+  snprintf (pw, sizeof pw, "%.*s", (int)strcspn (b.data, "\r\n"), b.data);
   buf_free (&b);
   snprintf (p, sizeof p, "%s/sat/csd/EKU9003173C9/EKU9003173C9.cer", shared);
   snprintf (k, sizeof k, "%s/sat/csd/EKU9003173C9/EKU9003173C9.key", shared);
@@ -318,7 +318,7 @@ main (int argc, char **argv)
   measure (rows, nrows, secs);
   double r[4];
   for (size_t i = 0; i < nrows; i++)
-    r[i] = (double) rows[i].n / rows[i].cpu;
+    r[i] = (double)rows[i].n / rows[i].cpu;
   printf ("rates per CPU-second of one core (rows interleaved, %.1f s "
           "each; wall-clock rates in brackets):\n",
           secs);

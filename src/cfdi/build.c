@@ -45,11 +45,11 @@
 #define NS_CFDI "http://www.sat.gob.mx/cfd/4"
 #define NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
 #define NS_PAGO20 "http://www.sat.gob.mx/Pagos20"
-#define LOC_CFDI                                                             \
-  "http://www.sat.gob.mx/cfd/4 "                                             \
+#define LOC_CFDI                                                              \
+  "http://www.sat.gob.mx/cfd/4 "                                              \
   "http://www.sat.gob.mx/sitio_internet/cfd/4/cfdv40.xsd"
-#define LOC_PAGO20                                                           \
-  " http://www.sat.gob.mx/Pagos20 "                                          \
+#define LOC_PAGO20                                                            \
+  " http://www.sat.gob.mx/Pagos20 "                                           \
   "http://www.sat.gob.mx/sitio_internet/cfd/Pagos/Pagos20.xsd"
 
 /* ------------------------------------------------------------------ */
@@ -70,7 +70,7 @@ cad_put (struct w *w, const char *v)
   if (w->cad == NULL)
     return;
   buf_putc (w->cad, '|');
-  const unsigned char *s = (const unsigned char *) v;
+  const unsigned char *s = (const unsigned char *)v;
   bool pending = false, any = false;
   for (; *s; s++)
     {
@@ -83,7 +83,7 @@ cad_put (struct w *w, const char *v)
         buf_putc (w->cad, ' ');
       pending = false;
       any = true;
-      buf_putc (w->cad, (char) *s);
+      buf_putc (w->cad, (char)*s);
     }
 }
 
@@ -143,8 +143,8 @@ fmt_min (char b[MONEY_BUFSZ], int64_t v, int d)
 /* ------------------------------------------------------------------ */
 
 static void
-write_root_open (struct w *w, const struct invoice *inv,
-                 const char *no_cert, const char *cert, const char *sello)
+write_root_open (struct w *w, const struct invoice *inv, const char *no_cert,
+                 const char *cert, const char *sello)
 {
   char b[MONEY_BUFSZ];
   int d = inv->decimals;
@@ -179,7 +179,7 @@ write_root_open (struct w *w, const struct invoice *inv,
   if (inv->has_exchange)
     attr (w, "TipoCambio", fmt_min (b, inv->exchange, 0));
   attr (w, "Total", fmt (b, inv->total, d));
-  char type[2] = { (char) inv->type, 0 };
+  char type[2] = { (char)inv->type, 0 };
   attr (w, "TipoDeComprobante", type);
   attr (w, "Exportacion", inv->export_code[0] ? inv->export_code : "01");
   if (!pago)
@@ -338,9 +338,9 @@ write_summary (struct w *w, const struct invoice *inv)
               continue;
             }
           start (w, "cfdi:Traslado");
-          attr (w, "Base", r->factor == INVOICE_FACTOR_CUOTA
-                               ? fmt_min (b, r->base, 0)
-                               : fmt (b, r->base, d));
+          attr (w, "Base",
+                r->factor == INVOICE_FACTOR_CUOTA ? fmt_min (b, r->base, 0)
+                                                  : fmt (b, r->base, d));
           attr (w, "Impuesto", invoice_tax_code (r->kind));
           attr (w, "TipoFactor", invoice_factor_name (r->factor));
           if (r->factor != INVOICE_FACTOR_EXENTO)
@@ -379,9 +379,10 @@ write_dr_taxes (struct w *w, const struct invoice_payment_doc *dr)
             start (w, wh ? "pago20:RetencionesDR" : "pago20:TrasladosDR");
           open = true;
           start (w, wh ? "pago20:RetencionDR" : "pago20:TrasladoDR");
-          xattr (w, "BaseDR", x->factor == INVOICE_FACTOR_CUOTA
-                                  ? fmt_min (b, x->base, 0)
-                                  : fmt (b, x->base, dr->decimals));
+          xattr (w, "BaseDR",
+                 x->factor == INVOICE_FACTOR_CUOTA
+                     ? fmt_min (b, x->base, 0)
+                     : fmt (b, x->base, dr->decimals));
           xattr (w, "ImpuestoDR", invoice_tax_code (x->kind));
           xattr (w, "TipoFactorDR", invoice_factor_name (x->factor));
           if (x->factor != INVOICE_FACTOR_EXENTO)
@@ -428,8 +429,7 @@ write_pagos (struct w *w, const struct invoice *inv)
       xattr (w, "TotalTrasladosImpuestoIVA0", fmt (b, T->tax_iva0, 2));
     }
   if (T->has_iva_exempt)
-    xattr (w, "TotalTrasladosBaseIVAExento",
-           fmt (b, T->base_iva_exempt, 2));
+    xattr (w, "TotalTrasladosBaseIVAExento", fmt (b, T->base_iva_exempt, 2));
   xattr (w, "MontoTotalPagos", fmt (b, T->total, 2));
   end (w);
   for (size_t i = 0; i < inv->n_payments; i++)
@@ -518,7 +518,7 @@ write_pagos (struct w *w, const struct invoice *inv)
 bool
 cfdi_write_buf (void *arg, const char *data, size_t len)
 {
-  buf_append ((struct buf *) arg, data, len);
+  buf_append ((struct buf *)arg, data, len);
   return true;
 }
 
@@ -533,7 +533,7 @@ static int
 sink_write (void *ctx, const char *data, int len)
 {
   struct sink *s = ctx;
-  if (s->failed || !s->fn (s->arg, data, (size_t) len))
+  if (s->failed || !s->fn (s->arg, data, (size_t)len))
     {
       s->failed = true;
       return -1;
@@ -544,7 +544,7 @@ sink_write (void *ctx, const char *data, int len)
 static int
 sink_close (void *ctx)
 {
-  (void) ctx;
+  (void)ctx;
   return 0;
 }
 
@@ -586,8 +586,7 @@ writer_finish (xmlTextWriterPtr xw, struct sink *s)
 
 bool
 cfdi_build_xml (const struct invoice *inv, const char *no_certificado,
-                const char *certificado_b64, struct buf *xml,
-                struct ferr *err)
+                const char *certificado_b64, struct buf *xml, struct ferr *err)
 {
   struct sink s = { cfdi_write_buf, xml, false };
   struct w w = { writer_new (&s), NULL, true };
@@ -626,12 +625,10 @@ check_csd_for (const struct invoice *inv, const struct csd *csd,
     return ferr_set (err, "csd_rfc_mismatch", "issuer.tax_id",
                      "issuer.tax_id %s is not the certificate's RFC %s",
                      "issuer.tax_id %s no es el RFC del certificado %s",
-                     inv->issuer.rfc ? inv->issuer.rfc : "",
-                     rfc ? rfc : "");
+                     inv->issuer.rfc ? inv->issuer.rfc : "", rfc ? rfc : "");
   int64_t t;
   if (!ticket_parse_date (inv->date, -360, &t)
-      || t < (int64_t) csd_not_before (csd)
-      || t > (int64_t) csd_not_after (csd))
+      || t < (int64_t)csd_not_before (csd) || t > (int64_t)csd_not_after (csd))
     return ferr_set (err, "csd_date_outside", "date",
                      "date %s is outside the certificate's validity",
                      "la fecha %s está fuera de la vigencia del "
@@ -649,7 +646,7 @@ splice_sello (struct buf *xml, const char *sello, size_t sello_len,
   const char *p = xml->data ? strstr (xml->data, pat) : NULL;
   if (p == NULL)
     return false;
-  size_t pre = (size_t) (p - xml->data) + sizeof pat - 2; /* up to the " */
+  size_t pre = (size_t)(p - xml->data) + sizeof pat - 2; /* up to the " */
   buf_append (out, xml->data, pre);
   buf_append (out, sello, sello_len);
   buf_append (out, xml->data + pre, xml->len - pre);
@@ -668,7 +665,7 @@ cfdi_build_sealed (const struct invoice *inv, const struct csd *csd,
   if (!cfdi_build_xml (inv, csd_no_certificado (csd),
                        csd_certificado_b64 (csd), &xml, err))
     goto done;
-  doc = xmlReadMemory (xml.data, (int) xml.len, NULL, "UTF-8",
+  doc = xmlReadMemory (xml.data, (int)xml.len, NULL, "UTF-8",
                        XML_PARSE_NONET | XML_PARSE_COMPACT);
   if (doc == NULL)
     {
@@ -699,8 +696,8 @@ done:
 
 enum pac_status
 cfdi_build_issue (const struct invoice *inv, const struct csd *csd,
-                  const struct pac *pac, struct buf *out,
-                  struct pac_stamp *st, struct ferr *err)
+                  const struct pac *pac, struct buf *out, struct pac_stamp *st,
+                  struct ferr *err)
 {
   struct buf xml = BUF_INIT;
   if (!cfdi_build_sealed (inv, csd, &xml, NULL, err))
@@ -921,12 +918,10 @@ cfdi_build_global (struct invoice *header, const struct csd *csd,
 }
 
 bool
-cfdi_build_global_unsigned (struct invoice *header,
-                            const char *no_certificado,
-                            const char *certificado_b64,
-                            cfdi_concept_fn next, void *next_arg,
-                            cfdi_write_fn write, void *write_arg,
-                            struct buf *cadena, size_t *count,
+cfdi_build_global_unsigned (struct invoice *header, const char *no_certificado,
+                            const char *certificado_b64, cfdi_concept_fn next,
+                            void *next_arg, cfdi_write_fn write,
+                            void *write_arg, struct buf *cadena, size_t *count,
                             struct ferr *err)
 {
   return global_common (header, NULL, no_certificado, certificado_b64, next,

@@ -43,8 +43,7 @@ bool cfdi_build_xml (const struct invoice *inv, const char *no_certificado,
  * validity (date, csd_date_outside).  *out receives the sealed XML;
  * cadena (may be NULL) receives the cadena original. */
 bool cfdi_build_sealed (const struct invoice *inv, const struct csd *csd,
-                        struct buf *out, struct buf *cadena,
-                        struct ferr *err);
+                        struct buf *out, struct buf *cadena, struct ferr *err);
 
 /* Builds, seals and, when pac is not NULL, stamps: the whole issuing
  * step.  On PAC_OK, *out holds the final XML (stamped, or sealed when pac
@@ -54,9 +53,9 @@ bool cfdi_build_sealed (const struct invoice *inv, const struct csd *csd,
  * temporary PAC failure gives PAC_RETRY (the sealed XML is then in *out,
  * ready to be sent again). */
 enum pac_status cfdi_build_issue (const struct invoice *inv,
-                                  const struct csd *csd,
-                                  const struct pac *pac, struct buf *out,
-                                  struct pac_stamp *st, struct ferr *err);
+                                  const struct csd *csd, const struct pac *pac,
+                                  struct buf *out, struct pac_stamp *st,
+                                  struct ferr *err);
 
 /* ---- global invoice (factura global, público en general) ---- */
 

@@ -46,8 +46,8 @@ need_object (const json_t *o, const char *field, struct ferr *err)
 {
   if (json_is_object (o))
     return true;
-  return ferr_set (err, o ? "type" : "required", field,
-                   "%s must be an object", "%s debe ser un objeto", field);
+  return ferr_set (err, o ? "type" : "required", field, "%s must be an object",
+                   "%s debe ser un objeto", field);
 }
 
 /* Reads a short code into a fixed buffer (cap includes the NUL). */
@@ -70,7 +70,7 @@ read_code (const json_t *v, const char *field, bool required, char *out,
                      cap - 1);
   const char *s = json_string_value (v);
   for (const char *p = s; *p; p++)
-    if (!isalnum ((unsigned char) *p))
+    if (!isalnum ((unsigned char)*p))
       return ferr_set (err, "code_format", field,
                        "%s must contain only letters and digits",
                        "%s debe contener solo letras y dígitos", field);
@@ -87,9 +87,9 @@ valid_local_date (const char *s)
     return false;
   for (int i = 0; i < 19; i++)
     {
-      bool digit = isdigit ((unsigned char) s[i]);
-      if ((i == 4 || i == 7) ? s[i] != '-'
-          : i == 10          ? s[i] != 'T'
+      bool digit = isdigit ((unsigned char)s[i]);
+      if ((i == 4 || i == 7)     ? s[i] != '-'
+          : i == 10              ? s[i] != 'T'
           : (i == 13 || i == 16) ? s[i] != ':'
                                  : !digit)
         return false;
@@ -123,8 +123,8 @@ read_date (const json_t *v, const char *field, bool required, char out[20],
 }
 
 static bool
-read_amount (const json_t *v, const char *field, bool required,
-             int64_t *out, bool *present, struct ferr *err)
+read_amount (const json_t *v, const char *field, bool required, int64_t *out,
+             bool *present, struct ferr *err)
 {
   if (present)
     *present = false;
@@ -149,17 +149,15 @@ read_amount (const json_t *v, const char *field, bool required,
 
 /* folio_number: string or non-negative integer. */
 static bool
-read_folio (const json_t *v, const char *field, char **out,
-            struct ferr *err)
+read_folio (const json_t *v, const char *field, char **out, struct ferr *err)
 {
   if (json_is_integer (v))
     {
       if (json_integer_value (v) < 0)
-        return ferr_set (err, "folio_format", field,
-                         "%s must not be negative",
+        return ferr_set (err, "folio_format", field, "%s must not be negative",
                          "%s no puede ser negativo", field);
       char b[32];
-      snprintf (b, sizeof b, "%lld", (long long) json_integer_value (v));
+      snprintf (b, sizeof b, "%lld", (long long)json_integer_value (v));
       free (*out);
       *out = xstrdup (b);
       return true;
@@ -173,15 +171,15 @@ valid_uuid (const char *s)
   if (strlen (s) != INVOICE_UUID_LEN)
     return false;
   for (int i = 0; i < INVOICE_UUID_LEN; i++)
-    if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-'
-                                                : !isxdigit ((unsigned char) s[i]))
+    if (i == 8 || i == 13 || i == 18 || i == 23
+            ? s[i] != '-'
+            : !isxdigit ((unsigned char)s[i]))
       return false;
   return true;
 }
 
 static bool
-read_uuid (const json_t *v, const char *field, char out[37],
-           struct ferr *err)
+read_uuid (const json_t *v, const char *field, char out[37], struct ferr *err)
 {
   if (!json_is_string (v) || !valid_uuid (json_string_value (v)))
     return ferr_set (err, "uuid_format", field,
@@ -191,7 +189,7 @@ read_uuid (const json_t *v, const char *field, char out[37],
                      field);
   const char *s = json_string_value (v);
   for (int i = 0; i <= INVOICE_UUID_LEN; i++)
-    out[i] = (char) toupper ((unsigned char) s[i]);
+    out[i] = (char)toupper ((unsigned char)s[i]);
   return true;
 }
 
@@ -211,8 +209,8 @@ read_party (const json_t *o, const char *name, bool customer,
   if (!need_object (o, name, err) || !unknown (o, name, keys, err))
     return false;
   snprintf (f, sizeof f, "%s.tax_id", name);
-  if (!invoice_json_text (json_object_get (o, "tax_id"), f, 13, true,
-                          &p->rfc, err))
+  if (!invoice_json_text (json_object_get (o, "tax_id"), f, 13, true, &p->rfc,
+                          err))
     return false;
   snprintf (f, sizeof f, "%s.legal_name", name);
   if (!invoice_json_text (json_object_get (o, "legal_name"), f, 254, true,
@@ -256,8 +254,7 @@ read_related (const json_t *arr, struct invoice *inv, struct ferr *err)
   if (n > INVOICE_MAX_RELATED)
     return ferr_set (err, "related_count", "related_documents",
                      "at most %d relation groups",
-                     "como máximo %d grupos de relación",
-                     INVOICE_MAX_RELATED);
+                     "como máximo %d grupos de relación", INVOICE_MAX_RELATED);
   inv->related = xcalloc (n ? n : 1, sizeof *inv->related);
   for (size_t i = 0; i < n; i++)
     {
@@ -314,8 +311,7 @@ read_related (const json_t *arr, struct invoice *inv, struct ferr *err)
 static bool
 read_global (const json_t *g, struct invoice *inv, struct ferr *err)
 {
-  static const char *const keys[]
-      = { "periodicity", "months", "year", NULL };
+  static const char *const keys[] = { "periodicity", "months", "year", NULL };
   if (!need_object (g, "global", err) || !unknown (g, "global", keys, err))
     return false;
   struct invoice_global *gl = &inv->global;
@@ -347,7 +343,7 @@ read_global (const json_t *g, struct invoice *inv, struct ferr *err)
   if (json_is_string (y))
     gl->year = atoi (json_string_value (y));
   else if (json_is_integer (y))
-    gl->year = (int) json_integer_value (y);
+    gl->year = (int)json_integer_value (y);
   else
     gl->year = 0;
   int date_year = atoi (inv->date);
@@ -367,9 +363,10 @@ read_payment_doc (const json_t *o, size_t i, size_t j,
                   struct invoice_payment_doc *d, struct ferr *err)
 {
   static const char *const keys[]
-      = { "uuid",         "series",       "folio_number", "currency",
-          "exchange",     "installment",  "last_balance", "amount",
-          "tax_object",   "taxes",        NULL };
+      = { "uuid",         "series",   "folio_number",
+          "currency",     "exchange", "installment",
+          "last_balance", "amount",   "tax_object",
+          "taxes",        NULL };
   char p[96], f[128];
   snprintf (p, sizeof p, "payments[%zu].related_documents[%zu]", i, j);
   if (!need_object (o, p, err) || !unknown (o, p, keys, err))
@@ -398,7 +395,7 @@ read_payment_doc (const json_t *o, size_t i, size_t j,
         return ferr_set (err, "installment_range", DF ("installment"),
                          "%s must be an integer from 1 to 999",
                          "%s debe ser un entero de 1 a 999", f);
-      d->installment = (int) json_integer_value (in);
+      d->installment = (int)json_integer_value (in);
     }
   if (!read_amount (json_object_get (o, "amount"), DF ("amount"), true,
                     &d->amount, NULL, err))
@@ -427,8 +424,8 @@ static bool
 read_payments (const json_t *arr, struct invoice *inv, struct ferr *err)
 {
   static const char *const keys[]
-      = { "date",   "payment_form",      "currency",         "exchange",
-          "amount", "operation_number",  "related_documents", NULL };
+      = { "date",   "payment_form",     "currency",          "exchange",
+          "amount", "operation_number", "related_documents", NULL };
   char p[64], f[128];
   if (!json_is_array (arr) || json_array_size (arr) == 0)
     return ferr_set (err, "required", "payments",
@@ -436,9 +433,8 @@ read_payments (const json_t *arr, struct invoice *inv, struct ferr *err)
                      "payments debe ser una lista no vacía");
   size_t n = json_array_size (arr);
   if (n > INVOICE_MAX_PAYMENTS)
-    return ferr_set (err, "payments_count", "payments",
-                     "at most %d payments", "como máximo %d pagos",
-                     INVOICE_MAX_PAYMENTS);
+    return ferr_set (err, "payments_count", "payments", "at most %d payments",
+                     "como máximo %d pagos", INVOICE_MAX_PAYMENTS);
   inv->payments = xcalloc (n, sizeof *inv->payments);
   for (size_t i = 0; i < n; i++)
     {
@@ -449,12 +445,11 @@ read_payments (const json_t *arr, struct invoice *inv, struct ferr *err)
       if (!need_object (o, p, err) || !unknown (o, p, keys, err))
         return false;
 #define PF(name) (snprintf (f, sizeof f, "%s." name, p), f)
-      if (!read_date (json_object_get (o, "date"), PF ("date"), true,
-                      pm->date, err))
-        return false;
-      if (!read_code (json_object_get (o, "payment_form"),
-                      PF ("payment_form"), true, pm->form, sizeof pm->form,
+      if (!read_date (json_object_get (o, "date"), PF ("date"), true, pm->date,
                       err))
+        return false;
+      if (!read_code (json_object_get (o, "payment_form"), PF ("payment_form"),
+                      true, pm->form, sizeof pm->form, err))
         return false;
       if (catalog_payment_form (pm->form) == NULL
           || strcmp (pm->form, "99") == 0)
@@ -464,8 +459,8 @@ read_payments (const json_t *arr, struct invoice *inv, struct ferr *err)
                          "99",
                          f);
       strcpy (pm->currency, "MXN");
-      if (!read_code (json_object_get (o, "currency"), PF ("currency"),
-                      false, pm->currency, sizeof pm->currency, err))
+      if (!read_code (json_object_get (o, "currency"), PF ("currency"), false,
+                      pm->currency, sizeof pm->currency, err))
         return false;
       bool has_ex = false;
       if (!read_amount (json_object_get (o, "exchange"), PF ("exchange"),
@@ -475,12 +470,11 @@ read_payments (const json_t *arr, struct invoice *inv, struct ferr *err)
       struct ferr e2 = { 0 };
       if (!rules_currency (pm->currency, pm->exchange, has_ex, NULL, &e2)
           || strcmp (pm->currency, "XXX") == 0)
-        return ferr_set (err, e2.code ? e2.code : "currency_unknown",
-                         has_ex ? PF ("exchange") : PF ("currency"), "%s: %s",
-                         "%s: %s", f,
-                         strcmp (pm->currency, "XXX") == 0
-                             ? "XXX is not a payment currency"
-                             : e2.message);
+        return ferr_set (
+            err, e2.code ? e2.code : "currency_unknown",
+            has_ex ? PF ("exchange") : PF ("currency"), "%s: %s", "%s: %s", f,
+            strcmp (pm->currency, "XXX") == 0 ? "XXX is not a payment currency"
+                                              : e2.message);
       if (!read_amount (json_object_get (o, "amount"), PF ("amount"), true,
                         &pm->amount, NULL, err))
         return false;
@@ -495,18 +489,17 @@ read_payments (const json_t *arr, struct invoice *inv, struct ferr *err)
                          "%s debe ser una lista no vacía", f);
       size_t m = json_array_size (docs);
       if (m > INVOICE_MAX_PAYMENT_DOCS)
-        return ferr_set (err, "payment_docs_count", f,
-                         "%s: at most %d documents",
-                         "%s: como máximo %d documentos", f,
-                         INVOICE_MAX_PAYMENT_DOCS);
+        return ferr_set (
+            err, "payment_docs_count", f, "%s: at most %d documents",
+            "%s: como máximo %d documentos", f, INVOICE_MAX_PAYMENT_DOCS);
 #undef PF
       pm->docs = xcalloc (m, sizeof *pm->docs);
       for (size_t j = 0; j < m; j++)
         {
           pm->n_docs = j + 1;
           strcpy (pm->docs[j].currency, pm->currency);
-          if (!read_payment_doc (json_array_get (docs, j), i, j,
-                                 &pm->docs[j], err))
+          if (!read_payment_doc (json_array_get (docs, j), i, j, &pm->docs[j],
+                                 err))
             return false;
         }
     }
@@ -517,13 +510,24 @@ bool
 cfdi_invoice_from_json (const json_t *root, struct invoice *inv,
                         struct ferr *err)
 {
-  static const char *const keys[]
-      = { "type",           "series",       "folio_number",
-          "date",           "issuer",       "customer",
-          "use",            "payment_form", "payment_method",
-          "conditions",     "currency",     "exchange",
-          "export",         "related_documents", "global",
-          "items",          "payments",     NULL };
+  static const char *const keys[] = { "type",
+                                      "series",
+                                      "folio_number",
+                                      "date",
+                                      "issuer",
+                                      "customer",
+                                      "use",
+                                      "payment_form",
+                                      "payment_method",
+                                      "conditions",
+                                      "currency",
+                                      "exchange",
+                                      "export",
+                                      "related_documents",
+                                      "global",
+                                      "items",
+                                      "payments",
+                                      NULL };
   if (!json_is_object (root))
     return ferr_set (err, "type", "", "the invoice must be a JSON object",
                      "el comprobante debe ser un objeto JSON");
@@ -539,15 +543,15 @@ cfdi_invoice_from_json (const json_t *root, struct invoice *inv,
     return ferr_set (err, "type_unknown", "type",
                      "type must be I (ingreso), E (egreso) or P (pago)",
                      "type debe ser I (ingreso), E (egreso) o P (pago)");
-  inv->type = (enum invoice_type) type[0];
+  inv->type = (enum invoice_type)type[0];
   bool pago = inv->type == INVOICE_PAGO;
 
   if (!invoice_json_text (json_object_get (root, "series"), "series", 25,
                           false, &inv->series, err)
       || !read_folio (json_object_get (root, "folio_number"), "folio_number",
                       &inv->folio, err)
-      || !read_date (json_object_get (root, "date"), "date", false,
-                     inv->date, err))
+      || !read_date (json_object_get (root, "date"), "date", false, inv->date,
+                     err))
     return false;
 
   /* issuer */
@@ -724,17 +728,16 @@ cfdi_invoice_from_text (const char *text, size_t len, struct invoice *inv,
                         struct ferr *err)
 {
   if (len > CFDI_JSON_MAX_BYTES)
-    return ferr_set (err, "json_too_large", "",
-                     "the invoice JSON is larger than %d bytes",
-                     "el JSON del comprobante excede %d bytes",
-                     CFDI_JSON_MAX_BYTES);
+    return ferr_set (
+        err, "json_too_large", "", "the invoice JSON is larger than %d bytes",
+        "el JSON del comprobante excede %d bytes", CFDI_JSON_MAX_BYTES);
   json_error_t je;
   json_t *root = json_load_exact (text, len, CFDI_JSON_MAX_DEPTH, &je);
   if (root == NULL)
     return ferr_set (err, "json_syntax", "",
                      "invalid JSON at line %d, column %d: %s",
-                     "JSON inválido en la línea %d, columna %d: %s",
-                     je.line, je.column, je.text);
+                     "JSON inválido en la línea %d, columna %d: %s", je.line,
+                     je.column, je.text);
   bool ok = cfdi_invoice_from_json (root, inv, err);
   json_decref (root);
   return ok;

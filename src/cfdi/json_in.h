@@ -38,7 +38,7 @@ bool cfdi_invoice_from_json (const json_t *root, struct invoice *inv,
  * CFDI_JSON_MAX_DEPTH, duplicate keys refused, at most
  * CFDI_JSON_MAX_BYTES).  Syntax errors give code "json_syntax" with the
  * line and column in the message. */
-bool cfdi_invoice_from_text (const char *text, size_t len,
-                             struct invoice *inv, struct ferr *err);
+bool cfdi_invoice_from_text (const char *text, size_t len, struct invoice *inv,
+                             struct ferr *err);
 
 #endif

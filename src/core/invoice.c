@@ -36,11 +36,11 @@
 #include "util/buf.h"
 #include "util/json.h"
 
-static const int64_t p10[13]
-    = { 1LL,           10LL,           100LL,          1000LL,
-        10000LL,       100000LL,       1000000LL,      10000000LL,
-        100000000LL,   1000000000LL,   10000000000LL,  100000000000LL,
-        1000000000000LL };
+static const int64_t p10[13] = {
+  1LL,           10LL,           100LL,          1000LL,      10000LL,
+  100000LL,      1000000LL,      10000000LL,     100000000LL, 1000000000LL,
+  10000000000LL, 100000000000LL, 1000000000000LL
+};
 
 /* Largest magnitude an amount may reach: 10^12 units in micros, the most
  * money_parse accepts, so every sum of a bounded number of them fits. */
@@ -195,7 +195,7 @@ div128 (__int128 num, __int128 den, int64_t *out)
     q = -q;
   if (q > AMOUNT_MAX || q < -AMOUNT_MAX)
     return false;
-  *out = (int64_t) q;
+  *out = (int64_t)q;
   return true;
 }
 
@@ -204,7 +204,7 @@ static bool
 mul_round (int64_t a, int64_t b, int d, int64_t *out)
 {
   int64_t q;
-  if (!div128 ((__int128) a * b, p10[12 - d], &q))
+  if (!div128 ((__int128)a * b, p10[12 - d], &q))
     return false;
   if (q > AMOUNT_MAX / p10[6 - d] || q < -AMOUNT_MAX / p10[6 - d])
     return false;
@@ -219,7 +219,7 @@ div_round_d (int64_t a, int64_t b, int d, int64_t *out)
   if (b <= 0)
     return false;
   int64_t q;
-  if (!div128 ((__int128) a * p10[d], b, &q))
+  if (!div128 ((__int128)a * p10[d], b, &q))
     return false;
   *out = q * p10[6 - d];
   return true;
@@ -247,13 +247,13 @@ check_limits (int64_t q, int64_t v, int64_t importe, int d)
   int dq = money_decimals_needed (q), dv = money_decimals_needed (v);
   /* half units, in micros, times 2 to stay integral: ½·10^-dq = 5·10^(5-dq)
    * micros when dq <= 5; at dq = 6 it is half a micro. */
-  __int128 q2 = (__int128) q * 2, v2 = (__int128) v * 2;
-  __int128 hq = p10[6 - dq], hv = p10[6 - dv];  /* one unit, in micros */
+  __int128 q2 = (__int128)q * 2, v2 = (__int128)v * 2;
+  __int128 hq = p10[6 - dq], hv = p10[6 - dv]; /* one unit, in micros */
   /* (2q - hq)(2v - hv) / 4 in micros² */
   __int128 lo4 = (q2 - hq) * (v2 - hv);
   __int128 hi4 = (q2 + hq) * (v2 + hv);
-  __int128 imp4 = (__int128) importe * p10[6] * 4;  /* importe in micros²×4 */
-  __int128 unit4 = (__int128) p10[12 - d] * 4;      /* 10^-d in micros²×4 */
+  __int128 imp4 = (__int128)importe * p10[6] * 4; /* importe in micros²×4 */
+  __int128 unit4 = (__int128)p10[12 - d] * 4;     /* 10^-d in micros²×4 */
   if (lo4 < 0)
     lo4 = 0;
   __int128 lo_trunc = (lo4 / unit4) * unit4;
@@ -275,8 +275,8 @@ tax_field (struct ferr *err, size_t index, size_t t, const char *code,
 }
 
 static bool
-item_field (struct ferr *err, size_t index, const char *sub,
-            const char *code, const char *en, const char *es)
+item_field (struct ferr *err, size_t index, const char *sub, const char *code,
+            const char *en, const char *es)
 {
   char f[96];
   snprintf (f, sizeof f, "items[%zu]%s%s", index, *sub ? "." : "", sub);
@@ -382,10 +382,10 @@ static bool
 tax_within_limits (int64_t base, int64_t rate, int64_t amount, int d)
 {
   /* work in 10^-12 units, doubled to keep the half unit integral */
-  __int128 b2 = (__int128) base * 2, h = p10[6 - d];
+  __int128 b2 = (__int128)base * 2, h = p10[6 - d];
   __int128 lo = (b2 - h) * rate, hi = (b2 + h) * rate - 2; /* ×2 */
-  __int128 unit = (__int128) p10[12 - d] * 2;
-  __int128 a = (__int128) amount * p10[6] * 2;
+  __int128 unit = (__int128)p10[12 - d] * 2;
+  __int128 a = (__int128)amount * p10[6] * 2;
   if (lo < 0)
     lo = 0;
   __int128 lo_t = (lo / unit) * unit;
@@ -455,12 +455,11 @@ check_tax (const struct invoice_tax *t, const char *field, struct ferr *err)
     {
       char r[MONEY_BUFSZ];
       money_format (t->rate, 6, r);
-      return ferr_set (err, "tax_rate", field,
-                       "%s %s %s %s is not in SAT's c_TasaOCuota",
-                       "%s %s %s %s no está en el catálogo c_TasaOCuota",
-                       invoice_tax_name (t->kind),
-                       invoice_factor_name (t->factor), r,
-                       t->withholding ? "withheld" : "transferred");
+      return ferr_set (
+          err, "tax_rate", field, "%s %s %s %s is not in SAT's c_TasaOCuota",
+          "%s %s %s %s no está en el catálogo c_TasaOCuota",
+          invoice_tax_name (t->kind), invoice_factor_name (t->factor), r,
+          t->withholding ? "withheld" : "transferred");
     }
   return true;
 }
@@ -510,8 +509,7 @@ invoice_item_compute (struct invoice_item *it, int d, size_t index,
                        "ObjetoImp 02 needs at least one tax",
                        "ObjetoImp 02 requiere al menos un impuesto");
   if (strcmp (it->tax_object, "02") != 0 && it->n_taxes > 0)
-    return item_field (err, index, "product.tax_object",
-                       "tax_object_taxes",
+    return item_field (err, index, "product.tax_object", "tax_object_taxes",
                        "only ObjetoImp 02 may carry taxes",
                        "solo ObjetoImp 02 puede llevar impuestos");
 
@@ -536,11 +534,10 @@ invoice_item_compute (struct invoice_item *it, int d, size_t index,
   else
     {
       int64_t net_before;
-      if (!solve_net (it->taxes, it->n_taxes, gross_before, q, d,
-                      &net_before))
+      if (!solve_net (it->taxes, it->n_taxes, gross_before, q, d, &net_before))
         goto overflow;
-      if (!solve_net (it->taxes, it->n_taxes, gross_before - discount_r, q,
-                      d, &base))
+      if (!solve_net (it->taxes, it->n_taxes, gross_before - discount_r, q, d,
+                      &base))
         goto overflow;
       importe = net_before;
       it->discount_net = net_before - base;
@@ -564,8 +561,8 @@ invoice_item_compute (struct invoice_item *it, int d, size_t index,
                        "cantidad x valor unitario");
   return true;
 overflow:
-  return item_field (err, index, "", "amount_overflow",
-                     "amounts too large", "importes demasiado grandes");
+  return item_field (err, index, "", "amount_overflow", "amounts too large",
+                     "importes demasiado grandes");
 }
 
 /* ------------------------------------------------------------------ */
@@ -616,8 +613,9 @@ summary_order (struct invoice_tax_total *rows, size_t n)
 static int
 currency_decimals (const char *code, enum invoice_type type)
 {
-  const char *c = code && code[0] ? code : type == INVOICE_PAGO ? "XXX"
-                                                                 : "MXN";
+  const char *c = code && code[0]        ? code
+                  : type == INVOICE_PAGO ? "XXX"
+                                         : "MXN";
   const struct catalog_currency *cur = catalog_currency (c);
   if (cur == NULL)
     return -1;
@@ -681,8 +679,8 @@ invoice_sum_add (struct invoice *inv, const struct invoice_item *it,
     }
   return true;
 overflow:
-  return item_field (err, index, "", "amount_overflow",
-                     "amounts too large", "importes demasiado grandes");
+  return item_field (err, index, "", "amount_overflow", "amounts too large",
+                     "importes demasiado grandes");
 }
 
 bool
@@ -732,12 +730,12 @@ payment_totals (struct invoice *inv, struct ferr *err)
   for (size_t i = 0; i < inv->n_payments; i++)
     {
       const struct invoice_payment *p = &inv->payments[i];
-      total += (__int128) p->amount * p->exchange;
+      total += (__int128)p->amount * p->exchange;
       for (size_t k = 0; k < p->n_tax_totals; k++)
         {
           const struct invoice_tax_total *r = &p->tax_totals[k];
-          __int128 b = (__int128) r->base * p->exchange;
-          __int128 a = (__int128) r->amount * p->exchange;
+          __int128 b = (__int128)r->base * p->exchange;
+          __int128 a = (__int128)r->amount * p->exchange;
           if (r->withholding)
             {
               int slot = r->kind == INVOICE_TAX_IVA   ? 0
@@ -840,15 +838,14 @@ payments_compute (struct invoice *inv, struct ferr *err)
           struct invoice_payment_doc *dr = &p->docs[j];
           int dd = currency_decimals (dr->currency, INVOICE_INGRESO);
           if (dd < 0 || strcmp (dr->currency, "XXX") == 0)
-            return pay_field (err, i, (long) j, "currency",
-                              "currency_unknown",
+            return pay_field (err, i, (long)j, "currency", "currency_unknown",
                               "currency is not in SAT's c_Moneda",
                               "la moneda no está en el catálogo c_Moneda");
           dr->decimals = dd;
           if (strcmp (dr->currency, p->currency) == 0)
             {
               if (dr->has_equivalence && dr->equivalence != MONEY_SCALE)
-                return pay_field (err, i, (long) j, "exchange",
+                return pay_field (err, i, (long)j, "exchange",
                                   "equivalence_same_currency",
                                   "EquivalenciaDR must be 1 when the "
                                   "currencies match",
@@ -857,14 +854,14 @@ payments_compute (struct invoice *inv, struct ferr *err)
               dr->equivalence = MONEY_SCALE;
             }
           else if (!dr->has_equivalence || dr->equivalence <= 0)
-            return pay_field (err, i, (long) j, "exchange",
+            return pay_field (err, i, (long)j, "exchange",
                               "equivalence_missing",
                               "EquivalenciaDR is needed when the document's "
                               "currency differs from the payment's",
                               "EquivalenciaDR es requerido si la moneda del "
                               "documento difiere de la del pago");
           if (dr->installment < 1 || dr->installment > 999)
-            return pay_field (err, i, (long) j, "installment",
+            return pay_field (err, i, (long)j, "installment",
                               "installment_range",
                               "installment must be between 1 and 999",
                               "la parcialidad debe estar entre 1 y 999");
@@ -872,15 +869,14 @@ payments_compute (struct invoice *inv, struct ferr *err)
               || dr->last_balance <= 0
               || money_round (dr->last_balance, dd) != dr->last_balance
               || dr->last_balance > AMOUNT_MAX)
-            return pay_field (err, i, (long) j, "amount", "amount_range",
+            return pay_field (err, i, (long)j, "amount", "amount_range",
                               "amount and last_balance must be positive "
                               "with the currency's decimals",
                               "el importe pagado y el saldo anterior deben "
                               "ser positivos con los decimales de la "
                               "moneda");
           if (dr->amount > dr->last_balance)
-            return pay_field (err, i, (long) j, "amount",
-                              "amount_over_balance",
+            return pay_field (err, i, (long)j, "amount", "amount_over_balance",
                               "amount paid exceeds the last balance",
                               "el importe pagado excede el saldo anterior");
           dr->balance = dr->last_balance - dr->amount;
@@ -894,7 +890,7 @@ payments_compute (struct invoice *inv, struct ferr *err)
             strcpy (dr->tax_object, dr->n_taxes > 0 ? "02" : "01");
           if (!valid_tax_object (dr->tax_object)
               || (strcmp (dr->tax_object, "02") == 0) != (dr->n_taxes > 0))
-            return pay_field (err, i, (long) j, "tax_object", "tax_object",
+            return pay_field (err, i, (long)j, "tax_object", "tax_object",
                               "ObjetoImpDR 02 needs taxes, 01/03/04 none",
                               "ObjetoImpDR 02 requiere impuestos, 01/03/04 "
                               "ninguno");
@@ -923,7 +919,7 @@ payments_compute (struct invoice *inv, struct ferr *err)
                     {
                       struct invoice_tax *x = &dr->taxes[t];
                       if (x->base <= 0)
-                        return pay_field (err, i, (long) j, "taxes",
+                        return pay_field (err, i, (long)j, "taxes",
                                           "tax_base_range",
                                           "tax base must be positive",
                                           "la base debe ser positiva");
@@ -950,10 +946,9 @@ payments_compute (struct invoice *inv, struct ferr *err)
                   if (!div_round_d (x->base, dr->equivalence, 6, &b)
                       || !div_round_d (x->amount, dr->equivalence, 6, &a))
                     goto overflow;
-                  if (!summary_add (p->tax_totals, &p->n_tax_totals, x, b,
-                                    a))
-                    return pay_field (err, i, (long) j, "taxes",
-                                      "tax_groups", "too many taxes",
+                  if (!summary_add (p->tax_totals, &p->n_tax_totals, x, b, a))
+                    return pay_field (err, i, (long)j, "taxes", "tax_groups",
+                                      "too many taxes",
                                       "demasiados impuestos");
                 }
             }
@@ -1007,7 +1002,7 @@ utf8_len (const char *s)
 {
   size_t n = 0;
   for (; *s; s++)
-    if (((unsigned char) *s & 0xC0) != 0x80)
+    if (((unsigned char)*s & 0xC0) != 0x80)
       n++;
   return n;
 }
@@ -1033,11 +1028,11 @@ invoice_json_text (const json_t *v, const char *field, size_t max_chars,
                      "%s contiene un carácter NUL", field);
   for (size_t i = 0; i < len; i++)
     {
-      unsigned char c = (unsigned char) s[i];
+      unsigned char c = (unsigned char)s[i];
       /* U+FFFE and U+FFFF (EF BF BE/BF) are not XML 1.0 characters */
       bool nonchar = c == 0xEF && i + 2 < len
-                     && (unsigned char) s[i + 1] == 0xBF
-                     && ((unsigned char) s[i + 2] & 0xFE) == 0xBE;
+                     && (unsigned char)s[i + 1] == 0xBF
+                     && ((unsigned char)s[i + 2] & 0xFE) == 0xBE;
       if (c < 0x20 || c == 0x7f || c == '|' || nonchar)
         return ferr_set (err, "text_character", field,
                          "%s contains a character SAT does not allow "
@@ -1059,10 +1054,9 @@ invoice_json_text (const json_t *v, const char *field, size_t max_chars,
       return true;
     }
   if (utf8_len (s) > max_chars)
-    return ferr_set (err, "text_length", field,
-                     "%s is longer than %zu characters",
-                     "%s tiene más de %zu caracteres", field, max_chars,
-                     field, max_chars);
+    return ferr_set (
+        err, "text_length", field, "%s is longer than %zu characters",
+        "%s tiene más de %zu caracteres", field, max_chars, field, max_chars);
   free (*out);
   *out = xstrdup (s);
   return true;
@@ -1165,8 +1159,8 @@ invoice_json_taxes (const json_t *arr, const char *field,
     return ferr_set (err, "type", field, "%s must be an array",
                      "%s debe ser una lista", field);
   if (json_array_size (arr) > INVOICE_MAX_ITEM_TAXES)
-    return ferr_set (err, "taxes_count", field,
-                     "%s has more than %d taxes", "%s tiene más de %d "
+    return ferr_set (err, "taxes_count", field, "%s has more than %d taxes",
+                     "%s tiene más de %d "
                      "impuestos",
                      field, INVOICE_MAX_ITEM_TAXES, field,
                      INVOICE_MAX_ITEM_TAXES);
@@ -1203,9 +1197,9 @@ read_item (const json_t *o, size_t i, struct invoice_item *it,
   static const char *const item_keys[]
       = { "quantity", "discount", "product", NULL };
   static const char *const prod_keys[]
-      = { "description", "product_key", "unit_key",   "unit_name", "price",
-          "tax_included", "sku",        "taxes",      "tax_object",
-          "taxability",   NULL };
+      = { "description", "product_key",  "unit_key", "unit_name",
+          "price",       "tax_included", "sku",      "taxes",
+          "tax_object",  "taxability",   NULL };
   char f[128];
   snprintf (f, sizeof f, "items[%zu]", i);
   if (!json_is_object (o))
@@ -1225,8 +1219,8 @@ read_item (const json_t *o, size_t i, struct invoice_item *it,
     return ferr_set (err, "quantity_format", f,
                      "%s must be a positive decimal with at most 6 "
                      "decimals",
-                     "%s debe ser un decimal positivo de hasta 6 decimales",
-                     f, f);
+                     "%s debe ser un decimal positivo de hasta 6 decimales", f,
+                     f);
   const json_t *dsc = json_object_get (o, "discount");
   snprintf (f, sizeof f, "items[%zu].discount", i);
   if (dsc != NULL && (!json_money (dsc, &it->discount) || it->discount < 0))
@@ -1270,8 +1264,8 @@ read_item (const json_t *o, size_t i, struct invoice_item *it,
     return ferr_set (err, "unit_key", PF ("unit_key"),
                      "%s is not in SAT's c_ClaveUnidad",
                      "%s no está en el catálogo c_ClaveUnidad", f);
-  if (!invoice_json_text (json_object_get (p, "unit_name"),
-                          PF ("unit_name"), 20, false, &it->unit_name, err))
+  if (!invoice_json_text (json_object_get (p, "unit_name"), PF ("unit_name"),
+                          20, false, &it->unit_name, err))
     return false;
   if (!invoice_json_text (json_object_get (p, "sku"), PF ("sku"), 100, false,
                           &it->sku, err))
@@ -1290,8 +1284,8 @@ read_item (const json_t *o, size_t i, struct invoice_item *it,
   const json_t *ti = json_object_get (p, "tax_included");
   if (ti != NULL && !json_is_boolean (ti))
     return ferr_set (err, "type", PF ("tax_included"),
-                     "%s must be true or false", "%s debe ser true o false",
-                     f, f);
+                     "%s must be true or false", "%s debe ser true o false", f,
+                     f);
   it->tax_included = ti == NULL || json_is_true (ti);
   const json_t *to = json_object_get (p, "taxability");
   const char *to_name = "taxability";
@@ -1310,8 +1304,7 @@ read_item (const json_t *o, size_t i, struct invoice_item *it,
       if (!json_is_string (to) || !valid_tax_object (json_string_value (to)))
         return ferr_set (err, "tax_object", f,
                          "%s must be \"01\", \"02\", \"03\" or \"04\"",
-                         "%s debe ser \"01\", \"02\", \"03\" o \"04\"", f,
-                         f);
+                         "%s debe ser \"01\", \"02\", \"03\" o \"04\"", f, f);
       strcpy (it->tax_object, json_string_value (to));
     }
   const json_t *tx = json_object_get (p, "taxes");
@@ -1345,9 +1338,9 @@ invoice_items_from_json (const json_t *items, struct invoice *inv,
                      "at least one item is required",
                      "se requiere al menos un concepto");
   if (n + inv->n_items > INVOICE_MAX_ITEMS)
-    return ferr_set (err, "items_count", "items",
-                     "more than %d items", "más de %d conceptos",
-                     INVOICE_MAX_ITEMS, INVOICE_MAX_ITEMS);
+    return ferr_set (err, "items_count", "items", "more than %d items",
+                     "más de %d conceptos", INVOICE_MAX_ITEMS,
+                     INVOICE_MAX_ITEMS);
   for (size_t i = 0; i < n; i++)
     {
       struct invoice_item *it = invoice_add_item (inv);

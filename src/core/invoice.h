@@ -74,30 +74,30 @@ struct invoice_tax
 {
   enum invoice_tax_kind kind;
   enum invoice_factor factor;
-  int64_t rate;       /* TasaOCuota in micros: 160000 = 0.160000 (Tasa);
-                         currency micros per unit (Cuota); 0 for Exento */
-  bool withholding;   /* Retención (true) or Traslado (false) */
+  int64_t rate;     /* TasaOCuota in micros: 160000 = 0.160000 (Tasa);
+                       currency micros per unit (Cuota); 0 for Exento */
+  bool withholding; /* Retención (true) or Traslado (false) */
   /* computed by invoice_compute (or given, for Pagos 2.0 BaseDR) */
-  int64_t base;       /* Base, micros of currency */
-  int64_t amount;     /* Importe, micros of currency; 0 when Exento */
+  int64_t base;   /* Base, micros of currency */
+  int64_t amount; /* Importe, micros of currency; 0 when Exento */
 };
 
 /* One concepto. */
 struct invoice_item
 {
-  int64_t quantity;     /* Cantidad, micros (> 0) */
-  int64_t price;        /* unit price as given, micros of currency; gross
-                           of transferred taxes when tax_included */
-  bool tax_included;    /* price (and discount) carry the transferred taxes */
-  int64_t discount;     /* line discount as given, micros (0 = none); gross
-                           when tax_included */
-  char *product_key;    /* ClaveProdServ, 8 digits */
-  char *unit_key;       /* ClaveUnidad, c_ClaveUnidad */
-  char *unit_name;      /* Unidad (optional) */
-  char *description;    /* Descripcion */
-  char *sku;            /* NoIdentificacion (optional) */
-  char tax_object[3];   /* ObjetoImp "01".."04"; "" = derived: "02" if
-                           taxes[] is not empty, else "01" */
+  int64_t quantity;   /* Cantidad, micros (> 0) */
+  int64_t price;      /* unit price as given, micros of currency; gross
+                         of transferred taxes when tax_included */
+  bool tax_included;  /* price (and discount) carry the transferred taxes */
+  int64_t discount;   /* line discount as given, micros (0 = none); gross
+                         when tax_included */
+  char *product_key;  /* ClaveProdServ, 8 digits */
+  char *unit_key;     /* ClaveUnidad, c_ClaveUnidad */
+  char *unit_name;    /* Unidad (optional) */
+  char *description;  /* Descripcion */
+  char *sku;          /* NoIdentificacion (optional) */
+  char tax_object[3]; /* ObjetoImp "01".."04"; "" = derived: "02" if
+                         taxes[] is not empty, else "01" */
   size_t n_taxes;
   struct invoice_tax taxes[INVOICE_MAX_ITEM_TAXES];
   /* computed by invoice_compute / invoice_item_compute */
@@ -111,80 +111,80 @@ struct invoice_item
 struct invoice_tax_total
 {
   enum invoice_tax_kind kind;
-  enum invoice_factor factor;  /* withholdings: not used by SAT's summary */
-  int64_t rate;                /* TasaOCuota micros; withholdings: unused */
+  enum invoice_factor factor; /* withholdings: not used by SAT's summary */
+  int64_t rate;               /* TasaOCuota micros; withholdings: unused */
   bool withholding;
-  int64_t base;                /* sum of Base (transfers only) */
-  int64_t amount;              /* sum of Importe */
+  int64_t base;   /* sum of Base (transfers only) */
+  int64_t amount; /* sum of Importe */
 };
 
 /* A party.  Receiver-only fields are NULL for the issuer. */
 struct invoice_party
 {
-  char *rfc;      /* Rfc, upper case */
-  char *name;     /* Nombre */
-  char *regime;   /* RegimenFiscal / RegimenFiscalReceptor (c_RegimenFiscal) */
-  char *zip;      /* LugarExpedicion (issuer) / DomicilioFiscalReceptor */
-  char *use;      /* UsoCFDI (receiver only) */
+  char *rfc;    /* Rfc, upper case */
+  char *name;   /* Nombre */
+  char *regime; /* RegimenFiscal / RegimenFiscalReceptor (c_RegimenFiscal) */
+  char *zip;    /* LugarExpedicion (issuer) / DomicilioFiscalReceptor */
+  char *use;    /* UsoCFDI (receiver only) */
 };
 
 /* cfdi:CfdiRelacionados: one relation type and its UUIDs. */
 struct invoice_related
 {
-  char relation[3];     /* TipoRelacion, c_TipoRelacion "01".."07" */
+  char relation[3]; /* TipoRelacion, c_TipoRelacion "01".."07" */
   size_t n_uuids;
-  char (*uuids)[INVOICE_UUID_LEN + 1];  /* owned array */
+  char (*uuids)[INVOICE_UUID_LEN + 1]; /* owned array */
 };
 
 /* cfdi:InformacionGlobal (factura global). */
 struct invoice_global
 {
   bool present;
-  char periodicity[3];  /* c_Periodicidad "01".."05" */
-  char months[3];       /* c_Meses "01".."18" */
-  int year;             /* Año */
+  char periodicity[3]; /* c_Periodicidad "01".."05" */
+  char months[3];      /* c_Meses "01".."18" */
+  int year;            /* Año */
 };
 
 /* pago20:DoctoRelacionado. */
 struct invoice_payment_doc
 {
-  char uuid[INVOICE_UUID_LEN + 1];  /* IdDocumento */
-  char *series;                     /* Serie (optional) */
-  char *folio;                      /* Folio (optional) */
-  char currency[4];                 /* MonedaDR */
-  int64_t equivalence;              /* EquivalenciaDR, micros; 1000000 when
-                                       the currencies match */
+  char uuid[INVOICE_UUID_LEN + 1]; /* IdDocumento */
+  char *series;                    /* Serie (optional) */
+  char *folio;                     /* Folio (optional) */
+  char currency[4];                /* MonedaDR */
+  int64_t equivalence;             /* EquivalenciaDR, micros; 1000000 when
+                                      the currencies match */
   bool has_equivalence;
-  int installment;                  /* NumParcialidad (>= 1) */
-  int64_t last_balance;             /* ImpSaldoAnt, micros of MonedaDR */
-  int64_t amount;                   /* ImpPagado, micros of MonedaDR */
-  char tax_object[3];               /* ObjetoImpDR; "" = derived */
+  int installment;      /* NumParcialidad (>= 1) */
+  int64_t last_balance; /* ImpSaldoAnt, micros of MonedaDR */
+  int64_t amount;       /* ImpPagado, micros of MonedaDR */
+  char tax_object[3];   /* ObjetoImpDR; "" = derived */
   size_t n_taxes;
-  struct invoice_tax taxes[INVOICE_MAX_ITEM_TAXES];  /* ImpuestosDR; base
-                        given (has_base) or derived from ImpPagado */
+  struct invoice_tax taxes[INVOICE_MAX_ITEM_TAXES]; /* ImpuestosDR; base
+                       given (has_base) or derived from ImpPagado */
   bool tax_base_given;
   /* computed */
-  int64_t balance;                  /* ImpSaldoInsoluto = ImpSaldoAnt -
-                                       ImpPagado (>= 0) */
-  int decimals;                     /* MonedaDR's decimals */
+  int64_t balance; /* ImpSaldoInsoluto = ImpSaldoAnt -
+                      ImpPagado (>= 0) */
+  int decimals;    /* MonedaDR's decimals */
 };
 
 /* pago20:Pago. */
 struct invoice_payment
 {
-  char date[20];        /* FechaPago "YYYY-MM-DDTHH:MM:SS" */
-  char form[3];         /* FormaDePagoP (c_FormaPago) */
-  char currency[4];     /* MonedaP */
-  int64_t exchange;     /* TipoCambioP, micros (1000000 for MXN) */
+  char date[20];    /* FechaPago "YYYY-MM-DDTHH:MM:SS" */
+  char form[3];     /* FormaDePagoP (c_FormaPago) */
+  char currency[4]; /* MonedaP */
+  int64_t exchange; /* TipoCambioP, micros (1000000 for MXN) */
   bool has_exchange;
-  int64_t amount;       /* Monto, micros of MonedaP */
-  char *operation;      /* NumOperacion (optional) */
+  int64_t amount;  /* Monto, micros of MonedaP */
+  char *operation; /* NumOperacion (optional) */
   size_t n_docs;
-  struct invoice_payment_doc *docs;  /* owned array */
+  struct invoice_payment_doc *docs; /* owned array */
   /* computed: ImpuestosP (sums of BaseDR/ImporteDR ÷ EquivalenciaDR) */
   size_t n_tax_totals;
   struct invoice_tax_total tax_totals[INVOICE_MAX_TAX_GROUPS];
-  int decimals;         /* MonedaP's decimals */
+  int decimals; /* MonedaP's decimals */
 };
 
 /* pago20:Totales (amounts in MXN, 2 decimals); has_* says which to write. */
@@ -195,50 +195,50 @@ struct invoice_payment_totals
   int64_t base_iva16, tax_iva16, base_iva8, tax_iva8, base_iva0, tax_iva0;
   int64_t base_iva_exempt;
   bool has_iva16, has_iva8, has_iva0, has_iva_exempt;
-  int64_t total;        /* MontoTotalPagos */
+  int64_t total; /* MontoTotalPagos */
 };
 
 struct invoice
 {
   enum invoice_type type;
-  char *series;              /* Serie (optional) */
-  char *folio;               /* Folio (optional) */
-  char date[20];             /* Fecha, local "YYYY-MM-DDTHH:MM:SS" */
+  char *series;  /* Serie (optional) */
+  char *folio;   /* Folio (optional) */
+  char date[20]; /* Fecha, local "YYYY-MM-DDTHH:MM:SS" */
   struct invoice_party issuer;
   struct invoice_party receiver;
-  char payment_form[3];      /* FormaPago (c_FormaPago), "" = absent */
-  char payment_method[4];    /* MetodoPago PUE/PPD, "" = absent */
-  char *conditions;          /* CondicionesDePago (optional) */
-  char currency[4];          /* Moneda; "" is taken as MXN (XXX for P) */
-  int64_t exchange;          /* TipoCambio, micros */
+  char payment_form[3];   /* FormaPago (c_FormaPago), "" = absent */
+  char payment_method[4]; /* MetodoPago PUE/PPD, "" = absent */
+  char *conditions;       /* CondicionesDePago (optional) */
+  char currency[4];       /* Moneda; "" is taken as MXN (XXX for P) */
+  int64_t exchange;       /* TipoCambio, micros */
   bool has_exchange;
-  char export_code[3];       /* Exportacion (c_Exportacion), "" = "01" */
+  char export_code[3]; /* Exportacion (c_Exportacion), "" = "01" */
   size_t n_related;
-  struct invoice_related *related;   /* owned array */
+  struct invoice_related *related; /* owned array */
   struct invoice_global global;
   size_t n_items, cap_items;
-  struct invoice_item *items;        /* owned array */
+  struct invoice_item *items; /* owned array */
   size_t n_payments;
-  struct invoice_payment *payments;  /* owned array (type P) */
+  struct invoice_payment *payments; /* owned array (type P) */
 
   /* ---- computed by invoice_compute ---- */
-  int decimals;              /* the currency's decimals (c_Moneda) */
-  int64_t subtotal;          /* SubTotal = Σ concepto Importe */
-  int64_t discount;          /* Descuento = Σ concepto Descuento */
-  bool has_discount;         /* some concepto carries Descuento */
-  int64_t total_transferred; /* TotalImpuestosTrasladados */
-  int64_t total_withheld;    /* TotalImpuestosRetenidos */
-  bool has_transferred;      /* write the Traslados summary (some transfer,
-                                exempt included) */
+  int decimals;                /* the currency's decimals (c_Moneda) */
+  int64_t subtotal;            /* SubTotal = Σ concepto Importe */
+  int64_t discount;            /* Descuento = Σ concepto Descuento */
+  bool has_discount;           /* some concepto carries Descuento */
+  int64_t total_transferred;   /* TotalImpuestosTrasladados */
+  int64_t total_withheld;      /* TotalImpuestosRetenidos */
+  bool has_transferred;        /* write the Traslados summary (some transfer,
+                                  exempt included) */
   bool has_transferred_amount; /* some non-exempt transfer: write
                                   TotalImpuestosTrasladados */
   bool has_withheld;
-  size_t n_tax_totals;       /* the Impuestos summary, transfers then
-                                withholdings, in first-seen order */
+  size_t n_tax_totals; /* the Impuestos summary, transfers then
+                          withholdings, in first-seen order */
   struct invoice_tax_total tax_totals[INVOICE_MAX_TAX_GROUPS];
-  int64_t total;             /* Total = SubTotal - Descuento + traslados -
-                                retenciones */
-  struct invoice_payment_totals pay_totals;  /* type P */
+  int64_t total; /* Total = SubTotal - Descuento + traslados -
+                    retenciones */
+  struct invoice_payment_totals pay_totals; /* type P */
 };
 
 /* Sets every field to empty (no allocation).  inv may then be filled by
@@ -274,8 +274,8 @@ bool invoice_compute (struct invoice *inv, struct ferr *err);
  * each tax's base and amount) for a currency with `decimals` places.
  * index names the item in errors ("items[index]...").  Same checks as
  * invoice_compute applies per item. */
-bool invoice_item_compute (struct invoice_item *it, int decimals,
-                           size_t index, struct ferr *err);
+bool invoice_item_compute (struct invoice_item *it, int decimals, size_t index,
+                           struct ferr *err);
 
 /* Accumulating totals without keeping the items: invoice_sum_begin
  * resets inv's computed fields (decimals from inv->currency), then

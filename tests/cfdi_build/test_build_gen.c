@@ -50,13 +50,13 @@ rnd (uint32_t n)
   rng ^= rng << 13;
   rng ^= rng >> 7;
   rng ^= rng << 17;
-  return (uint32_t) (rng % n);
+  return (uint32_t)(rng % n);
 }
 
 static const char *
 pick (const char *const *a, size_t n)
 {
-  return a[rnd ((uint32_t) n)];
+  return a[rnd ((uint32_t)n)];
 }
 #define PICK(a) pick (a, sizeof a / sizeof a[0])
 
@@ -68,12 +68,9 @@ static int verified_cli;
 static long n_docs, n_by_type[4];
 
 static const char *names[] = {
-  "José Ñúñez & Hijos",
-  "<Tienda> \"La Económica\"",
-  "  Comercial   del   Norte  ",
-  "O'Brien y Asociados",
-  "ÁÉÍÓÚ áéíóú ü Ü ñ Ñ",
-  "A&B <C> 'D' \"E\"",
+  "José Ñúñez & Hijos",          "<Tienda> \"La Económica\"",
+  "  Comercial   del   Norte  ", "O'Brien y Asociados",
+  "ÁÉÍÓÚ áéíóú ü Ü ñ Ñ",         "A&B <C> 'D' \"E\"",
   "Panadería   La  Espiga",
 };
 
@@ -151,20 +148,20 @@ put_items (struct buf *b, int n, bool global)
   buf_puts (b, ",\"items\":[");
   for (int i = 0; i < n; i++)
     {
-      int64_t q = global ? 1000000
-                         : (rnd (4) == 0 ? (int64_t) (1 + rnd (999999))
-                                         : (int64_t) (1 + rnd (20)) * 1000000
-                                               + (rnd (2) ? rnd (1000) * 1000
-                                                          : 0));
-      int64_t p = rnd (3) == 0 ? (int64_t) rnd (50000000) + 1
-                               : (int64_t) (1 + rnd (200000)) * 10000;
+      int64_t q
+          = global ? 1000000
+                   : (rnd (4) == 0 ? (int64_t)(1 + rnd (999999))
+                                   : (int64_t)(1 + rnd (20)) * 1000000
+                                         + (rnd (2) ? rnd (1000) * 1000 : 0));
+      int64_t p = rnd (3) == 0 ? (int64_t)rnd (50000000) + 1
+                               : (int64_t)(1 + rnd (200000)) * 10000;
       char qs[MONEY_BUFSZ], ps[MONEY_BUFSZ];
       money_format_min (q, 0, qs);
       money_format_min (p, 0, ps);
       buf_printf (b, "%s{", i ? "," : "");
       if (!global || rnd (2))
         buf_printf (b, "\"quantity\":\"%s\",", qs);
-      int64_t gross = (int64_t) (((__int128) q * p) / 1000000);
+      int64_t gross = (int64_t)(((__int128)q * p) / 1000000);
       if (rnd (4) == 0 && gross > 100)
         {
           buf_puts (b, "\"discount\":");
@@ -188,9 +185,9 @@ put_items (struct buf *b, int n, bool global)
       else
         {
           if (rnd (2))
-            buf_printf (b, ",\"unit_key\":\"%s\"",
-                        PICK (((const char *[]){ "H87", "E48", "LTR",
-                                                 "KGM" })));
+            buf_printf (
+                b, ",\"unit_key\":\"%s\"",
+                PICK (((const char *[]){ "H87", "E48", "LTR", "KGM" })));
           if (rnd (2))
             buf_puts (b, ",\"unit_name\":\"Pieza  única\"");
           if (rnd (2))
@@ -198,7 +195,7 @@ put_items (struct buf *b, int n, bool global)
         }
       if (rnd (2))
         buf_printf (b, ",\"tax_included\":%s", rnd (2) ? "true" : "false");
-      put_taxes (b, global ? (int) (1 + rnd (4)) : (int) rnd (12));
+      put_taxes (b, global ? (int)(1 + rnd (4)) : (int)rnd (12));
       buf_puts (b, "}}");
     }
   buf_puts (b, "]");
@@ -254,7 +251,7 @@ static void
 check_doc (const char *xml, size_t len, const char *cadena, size_t cad_len,
            const char *what)
 {
-  xmlDocPtr doc = xmlReadMemory (xml, (int) len, NULL, NULL, XML_PARSE_NONET);
+  xmlDocPtr doc = xmlReadMemory (xml, (int)len, NULL, NULL, XML_PARSE_NONET);
   assert_non_null (doc);
 
   /* 1. XSD */
@@ -263,7 +260,7 @@ check_doc (const char *xml, size_t len, const char *cadena, size_t cad_len,
   xmlSchemaFreeValidCtxt (vc);
   if (v != 0)
     {
-      fprintf (stderr, "%s: XSD invalid:\n%.*s\n", what, (int) len, xml);
+      fprintf (stderr, "%s: XSD invalid:\n%.*s\n", what, (int)len, xml);
       fail ();
     }
 
@@ -273,10 +270,10 @@ check_doc (const char *xml, size_t len, const char *cadena, size_t cad_len,
   xmlChar *out = NULL;
   int out_len = 0;
   assert_true (xsltSaveResultToString (&out, &out_len, res, xslt) == 0);
-  if ((size_t) out_len != cad_len || memcmp (out, cadena, cad_len) != 0)
+  if ((size_t)out_len != cad_len || memcmp (out, cadena, cad_len) != 0)
     {
       fprintf (stderr, "%s: cadena differs\nxslt:    %.*s\nbuilder: %.*s\n",
-               what, out_len, (char *) out, (int) cad_len, cadena);
+               what, out_len, (char *)out, (int)cad_len, cadena);
       fail ();
     }
   /* and cfdi_cadena over the written document agrees too */
@@ -292,10 +289,10 @@ check_doc (const char *xml, size_t len, const char *cadena, size_t cad_len,
   xmlChar *sello64 = xmlGetProp (root, BAD_CAST "Sello");
   assert_non_null (cert64);
   assert_non_null (sello64);
-  size_t cl = strlen ((char *) cert64), sl = strlen ((char *) sello64);
+  size_t cl = strlen ((char *)cert64), sl = strlen ((char *)sello64);
   unsigned char *der = malloc (cl), *sig = malloc (sl);
-  int dl = EVP_DecodeBlock (der, cert64, (int) cl);
-  int gl = EVP_DecodeBlock (sig, sello64, (int) sl);
+  int dl = EVP_DecodeBlock (der, cert64, (int)cl);
+  int gl = EVP_DecodeBlock (sig, sello64, (int)sl);
   assert_true (dl > 0 && gl > 0);
   while (cl > 0 && cert64[cl - 1] == '=')
     cl--, dl--;
@@ -312,7 +309,7 @@ check_doc (const char *xml, size_t len, const char *cadena, size_t cad_len,
           EVP_DigestVerifyInit (md, NULL, EVP_sha256 (), NULL, pk), 1);
       if (flip)
         out[out_len / 2] ^= 1;
-      int r = EVP_DigestVerify (md, sig, (size_t) gl, out, (size_t) out_len);
+      int r = EVP_DigestVerify (md, sig, (size_t)gl, out, (size_t)out_len);
       EVP_MD_CTX_free (md);
       if (r != (flip ? 0 : 1))
         {
@@ -392,7 +389,7 @@ test_generated_ingreso_egreso (void **state)
       bool egreso = k % 4 == 3;
       const struct customer *c = &customers[rnd (5)];
       put_header (&b, egreso ? 'E' : 'I', c, false);
-      int pf = (int) rnd (6);
+      int pf = (int)rnd (6);
       if (rnd (5) == 0)
         buf_puts (&b, ",\"payment_form\":\"99\",\"payment_method\":\"PPD\"");
       else if (pf > 0)
@@ -414,7 +411,7 @@ test_generated_ingreso_egreso (void **state)
                       "\"documents\":[",
                       egreso ? PICK (((const char *[]){ "01", "03", "07" }))
                              : "04");
-          int m = 1 + (int) rnd (3);
+          int m = 1 + (int)rnd (3);
           for (int i = 0; i < m; i++)
             {
               if (i)
@@ -430,7 +427,7 @@ test_generated_ingreso_egreso (void **state)
             }
           buf_puts (&b, "]");
         }
-      put_items (&b, 1 + (int) rnd (6), false);
+      put_items (&b, 1 + (int)rnd (6), false);
       buf_puts (&b, "}");
       char what[64];
       snprintf (what, sizeof what, "generated %s #%d",
@@ -449,31 +446,32 @@ test_generated_pagos (void **state)
       const struct customer *c = &customers[rnd (4)];
       put_header (&b, 'P', c, false);
       buf_puts (&b, ",\"payments\":[");
-      int np = 1 + (int) rnd (3);
+      int np = 1 + (int)rnd (3);
       for (int i = 0; i < np; i++)
         {
           bool usd = rnd (4) == 0;
-          int nd = 1 + (int) rnd (4);
+          int nd = 1 + (int)rnd (4);
           int64_t docs_amount[4], sum = 0;
           for (int j = 0; j < nd; j++)
             {
-              docs_amount[j] = (int64_t) (1 + rnd (4000)) * 175 * 10000;
+              docs_amount[j] = (int64_t)(1 + rnd (4000)) * 175 * 10000;
               sum += docs_amount[j];
             }
-          buf_printf (&b, "%s{\"date\":\"2026-%02u-%02uT12:00:00\","
-                          "\"payment_form\":\"%s\"",
+          buf_printf (&b,
+                      "%s{\"date\":\"2026-%02u-%02uT12:00:00\","
+                      "\"payment_form\":\"%s\"",
                       i ? "," : "", 1 + rnd (10), 1 + rnd (28),
                       PICK (((const char *[]){ "01", "02", "03", "28" })));
           if (usd)
             buf_puts (&b, ",\"currency\":\"USD\",\"exchange\":\"17.5\"");
           buf_puts (&b, ",\"amount\":");
           /* USD: documents in MXN at EquivalenciaDR 17.5 */
-          put_money (&b, usd ? sum / 175 * 10 + (rnd (2) ? 10000 : 0)
-                             : sum + (rnd (3) == 0 ? 50000 : 0),
+          put_money (&b,
+                     usd ? sum / 175 * 10 + (rnd (2) ? 10000 : 0)
+                         : sum + (rnd (3) == 0 ? 50000 : 0),
                      2);
           if (rnd (2))
-            buf_printf (&b, ",\"operation_number\":\"OP %u ñ\"",
-                        rnd (100000));
+            buf_printf (&b, ",\"operation_number\":\"OP %u ñ\"", rnd (100000));
           buf_puts (&b, ",\"related_documents\":[");
           for (int j = 0; j < nd; j++)
             {
@@ -486,9 +484,9 @@ test_generated_pagos (void **state)
               if (usd)
                 buf_puts (&b, ",\"currency\":\"MXN\",\"exchange\":\"17.5\"");
               int64_t prev = docs_amount[j]
-                             + (rnd (2) ? (int64_t) rnd (1000) * 10000 : 0);
-              buf_printf (&b, ",\"installment\":%u,\"last_balance\":",
-                          1 + rnd (5));
+                             + (rnd (2) ? (int64_t)rnd (1000) * 10000 : 0);
+              buf_printf (
+                  &b, ",\"installment\":%u,\"last_balance\":", 1 + rnd (5));
               put_money (&b, prev, 2);
               buf_puts (&b, ",\"amount\":");
               put_money (&b, docs_amount[j], 2);
@@ -504,14 +502,16 @@ test_generated_pagos (void **state)
                                 "\"rate\":0.10,\"withholding\":true}]");
                   break;
                 case 2:
-                  buf_puts (&b, ",\"taxes\":[{\"type\":\"IVA\",\"rate\":0.08}]");
+                  buf_puts (&b,
+                            ",\"taxes\":[{\"type\":\"IVA\",\"rate\":0.08}]");
                   break;
                 case 3:
                   buf_puts (&b, ",\"taxes\":[{\"type\":\"IVA\",\"factor\":"
                                 "\"Exento\",\"base\":\"100.00\"}]");
                   break;
                 default:
-                  buf_puts (&b, ",\"taxes\":[{\"type\":\"IVA\",\"rate\":0.16}]");
+                  buf_puts (&b,
+                            ",\"taxes\":[{\"type\":\"IVA\",\"rate\":0.16}]");
                 }
               buf_puts (&b, "}");
             }
@@ -536,9 +536,10 @@ test_generated_global_json (void **state)
                   ",\"payment_form\":\"01\",\"global\":{\"periodicity\":"
                   "\"%s\",\"months\":\"%s\",\"year\":%d}",
                   k % 5 == 4 ? "05" : "04",
-                  k % 5 == 4 ? "14" : (const char *[]){ "01", "06", "11" }[k % 3],
+                  k % 5 == 4 ? "14"
+                             : (const char *[]){ "01", "06", "11" }[k % 3],
                   2026 - (k % 2));
-      put_items (&b, 1 + (int) rnd (20), true);
+      put_items (&b, 1 + (int)rnd (20), true);
       buf_puts (&b, "}");
       char what[64];
       snprintf (what, sizeof what, "generated global (JSON) #%d", k);
@@ -568,7 +569,7 @@ ticket_next (void *arg, size_t i, struct invoice_item *it, struct ferr *err)
   char sku[32];
   snprintf (sku, sizeof sku, "T-%06zu", i + 1);
   it->sku = xstrdup (sku);
-  it->price = (int64_t) (r % 500000) * 100 + 100; /* 0.01..5000.00 */
+  it->price = (int64_t)(r % 500000) * 100 + 100; /* 0.01..5000.00 */
   switch ((r >> 24) % 4)
     {
     case 0:
@@ -587,7 +588,7 @@ ticket_next (void *arg, size_t i, struct invoice_item *it, struct ferr *err)
       it->taxes[0].kind = INVOICE_TAX_IVA;
       it->taxes[0].factor = INVOICE_FACTOR_EXENTO;
     }
-  (void) err;
+  (void)err;
   return 1;
 }
 
@@ -660,7 +661,7 @@ bad_next (void *arg, size_t i, struct invoice_item *it, struct ferr *err)
   if (i >= 3)
     return 0;
   it->price = 1000000;
-  if (i == 2 && *(int *) arg == 0)
+  if (i == 2 && *(int *)arg == 0)
     return 1; /* no sku */
   if (i == 2)
     {
@@ -734,11 +735,10 @@ rebuild_sample (const char *name, const char *json)
 }
 
 static int
-sample_tickets (void *arg, size_t i, struct invoice_item *it,
-                struct ferr *err)
+sample_tickets (void *arg, size_t i, struct invoice_item *it, struct ferr *err)
 {
-  (void) arg;
-  (void) err;
+  (void)arg;
+  (void)err;
   if (i >= 2)
     return 0;
   it->sku = xstrdup (i == 0 ? "T-000101" : "T-000102");
@@ -774,8 +774,8 @@ test_rebuild_sample_streamed (void **state)
   assert_true (cfdi_build_global (&h, csd, sample_tickets, NULL,
                                   cfdi_write_buf, &xml, NULL, &e));
   assert_true (cfdi_build_global_unsigned (
-      &h, csd_no_certificado (csd), csd_certificado_b64 (csd),
-      sample_tickets, NULL, cfdi_write_buf, &xml2, &cad, NULL, &e));
+      &h, csd_no_certificado (csd), csd_certificado_b64 (csd), sample_tickets,
+      NULL, cfdi_write_buf, &xml2, &cad, NULL, &e));
   assert_int_equal (cad.len, want.len);
   assert_memory_equal (cad.data, want.data, cad.len);
   const char *s1 = strstr (sample.data, " Sello=\"");
@@ -829,8 +829,8 @@ test_rebuild_samples (void **state)
 static void
 test_global_header_checks (void **state)
 {
-  static const char *what[] = { "payment_form", "global", "date",
-                                "issuer.tax_id" };
+  static const char *what[]
+      = { "payment_form", "global", "date", "issuer.tax_id" };
   for (int k = 0; k < 4; k++)
     {
       struct invoice h;
@@ -989,8 +989,8 @@ teardown (void **state)
 static void
 quiet (void *ctx, const char *msg, ...)
 {
-  (void) ctx;
-  (void) msg;
+  (void)ctx;
+  (void)msg;
 }
 
 int

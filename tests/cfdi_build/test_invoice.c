@@ -19,7 +19,7 @@
 #include "util/buf.h"
 #include "util/json.h"
 
-#define M(x) ((int64_t) ((x) * 1000000.0 + ((x) >= 0 ? 0.5 : -0.5)))
+#define M(x) ((int64_t)((x)*1000000.0 + ((x) >= 0 ? 0.5 : -0.5)))
 
 static int64_t
 mp (const char *s)
@@ -267,8 +267,8 @@ test_mixed_rates (void **state)
        "0.08", false);
   tax (item (&inv, "1", "100", false), INVOICE_TAX_IVA, INVOICE_FACTOR_TASA,
        "0", false);
-  tax (item (&inv, "1", "100", false), INVOICE_TAX_IVA,
-       INVOICE_FACTOR_EXENTO, NULL, false);
+  tax (item (&inv, "1", "100", false), INVOICE_TAX_IVA, INVOICE_FACTOR_EXENTO,
+       NULL, false);
   iva16 (item (&inv, "1", "50", false));
   compute_ok (&inv);
   assert_int_equal (inv.n_tax_totals, 4);
@@ -422,7 +422,7 @@ test_tax_included_exhaustive (void **state)
           struct invoice_item *it = item (&inv, qs, p, true);
           tax (it, INVOICE_TAX_IVA, INVOICE_FACTOR_TASA, rates[r], false);
           compute_ok (&inv);
-          int64_t charged = (int64_t) cents * 10000 * q;
+          int64_t charged = (int64_t)cents * 10000 * q;
           int64_t diff = inv.total - charged;
           if (diff != 0)
             missed++;
@@ -567,22 +567,23 @@ test_pago_usd (void **state)
 static void
 test_items_json (void **state)
 {
-  const char *ok = "[{\"quantity\": 2.5, \"discount\": \"1.00\","
-                   " \"product\": {\"description\": \"Café  &  pan <b>\","
-                   " \"product_key\": \"50181900\", \"price\": 11.6,"
-                   " \"sku\": \"A-1\", \"unit_name\": \"Pieza\"}},"
-                   " {\"product\": {\"description\": \"Servicio\","
-                   " \"product_key\": \"84111506\", \"unit_key\": \"E48\","
-                   " \"price\": 1000, \"tax_included\": false, \"taxes\": ["
-                   "  {\"type\": \"IVA\", \"rate\": 0.16},"
-                   "  {\"type\": \"ISR\", \"rate\": \"0.10\", \"withholding\": "
-                   "true},"
-                   "  {\"type\": \"IVA\", \"rate\": 0.106667, \"withholding\": "
-                   "true}]}},"
-                   " {\"product\": {\"description\": \"Libro\","
-                   " \"product_key\": \"55101500\", \"price\": \"100\","
-                   " \"taxes\": [{\"type\": \"IVA\", \"factor\": "
-                   "\"Exento\"}]}}]";
+  const char *ok
+      = "[{\"quantity\": 2.5, \"discount\": \"1.00\","
+        " \"product\": {\"description\": \"Café  &  pan <b>\","
+        " \"product_key\": \"50181900\", \"price\": 11.6,"
+        " \"sku\": \"A-1\", \"unit_name\": \"Pieza\"}},"
+        " {\"product\": {\"description\": \"Servicio\","
+        " \"product_key\": \"84111506\", \"unit_key\": \"E48\","
+        " \"price\": 1000, \"tax_included\": false, \"taxes\": ["
+        "  {\"type\": \"IVA\", \"rate\": 0.16},"
+        "  {\"type\": \"ISR\", \"rate\": \"0.10\", \"withholding\": "
+        "true},"
+        "  {\"type\": \"IVA\", \"rate\": 0.106667, \"withholding\": "
+        "true}]}},"
+        " {\"product\": {\"description\": \"Libro\","
+        " \"product_key\": \"55101500\", \"price\": \"100\","
+        " \"taxes\": [{\"type\": \"IVA\", \"factor\": "
+        "\"Exento\"}]}}]";
   json_error_t je;
   json_t *j = json_load_exact (ok, strlen (ok), 8, &je);
   assert_non_null (j);
@@ -679,8 +680,9 @@ test_items_json_bound (void **state)
   struct buf b = BUF_INIT;
   buf_puts (&b, "[");
   for (int i = 0; i <= INVOICE_MAX_ITEMS; i++)
-    buf_printf (&b, "%s{\"product\":{\"description\":\"a\","
-                    "\"product_key\":\"01010101\",\"price\":1}}",
+    buf_printf (&b,
+                "%s{\"product\":{\"description\":\"a\","
+                "\"product_key\":\"01010101\",\"price\":1}}",
                 i ? "," : "");
   buf_puts (&b, "]");
   json_error_t je;

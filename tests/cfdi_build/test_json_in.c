@@ -61,9 +61,9 @@ set_path (json_t *root, const char *path, const char *value_json)
           if (idx)
             {
               if (v)
-                json_array_set_new (cur, (size_t) atoi (tok), v);
+                json_array_set_new (cur, (size_t)atoi (tok), v);
               else
-                json_array_remove (cur, (size_t) atoi (tok));
+                json_array_remove (cur, (size_t)atoi (tok));
             }
           else if (v)
             json_object_set_new (cur, tok, v);
@@ -71,7 +71,7 @@ set_path (json_t *root, const char *path, const char *value_json)
             json_object_del (cur, tok);
           return;
         }
-      cur = idx ? json_array_get (cur, (size_t) atoi (tok))
+      cur = idx ? json_array_get (cur, (size_t)atoi (tok))
                 : json_object_get (cur, tok);
       assert_non_null (cur);
       tok = next;
@@ -196,15 +196,12 @@ static const struct bad bads[] = {
   { "ingreso", "series", "\"A|B\"", "series", "text_character" },
   { "ingreso", "folio_number", "-1", "folio_number", "folio_format" },
   { "ingreso", "issuer.tax_id", "\"XAXX010101000\"", "issuer.tax_id", NULL },
-  { "ingreso", "issuer.address.zip", "\"4250\"", "issuer.address.zip",
-    NULL },
+  { "ingreso", "issuer.address.zip", "\"4250\"", "issuer.address.zip", NULL },
   { "ingreso", "issuer.address.planet", "\"x\"", "issuer.address.planet",
     "unknown_field" },
-  { "ingreso", "customer.address.city", "7", "customer.address.city",
-    "type" },
+  { "ingreso", "customer.address.city", "7", "customer.address.city", "type" },
   { "ingreso", "conditions", "\"a|b\"", "conditions", "text_character" },
-  { "pago", "conditions", "\"Contado\"", "conditions",
-    "conditions_payment" },
+  { "pago", "conditions", "\"Contado\"", "conditions", "conditions_payment" },
   { "ingreso", "items.0.product.taxability", "\"05\"",
     "items[0].product.taxability", "tax_object" },
   { "ingreso", "items.0.product.taxability", "\"02\"",
@@ -212,8 +209,7 @@ static const struct bad bads[] = {
     "\"02\"" },
   { "ingreso", "customer.tax_id", "\"URE18O429TM6\"", "customer.tax_id",
     NULL },
-  { "ingreso", "customer.tax_system", "\"612\"", "customer.tax_system",
-    NULL },
+  { "ingreso", "customer.tax_system", "\"612\"", "customer.tax_system", NULL },
   { "ingreso", "customer.address", NULL, "customer.address", "required" },
   { "ingreso", "customer.legal_name", NULL, "customer.legal_name",
     "required" },
@@ -242,8 +238,9 @@ static const struct bad bads[] = {
   { "ingreso", "items", "[]", "items", "items_missing" },
   { "ingreso", "items", NULL, "items", "required" },
   { "ingreso", "payments", "[]", "payments", "payments_not_pago" },
-  { "ingreso", "global", "{\"periodicity\":\"04\",\"months\":\"10\","
-                         "\"year\":2026}",
+  { "ingreso", "global",
+    "{\"periodicity\":\"04\",\"months\":\"10\","
+    "\"year\":2026}",
     "customer.tax_id", "global_customer" },
   { "global", "customer",
     "{\"tax_id\":\"XAXX010101000\",\"legal_name\":\"JUAN\","
@@ -267,8 +264,7 @@ static const struct bad bads[] = {
   { "pago", "currency", "\"MXN\"", "currency", "currency_payment" },
   { "pago", "payments.0.payment_form", "\"99\"", "payments[0].payment_form",
     "payment_form_unknown" },
-  { "pago", "payments.0.date", "\"ayer\"", "payments[0].date",
-    "date_format" },
+  { "pago", "payments.0.date", "\"ayer\"", "payments[0].date", "date_format" },
   { "pago", "payments.0.amount", "\"14999.99\"", "payments[0].amount",
     "payment_amount_short" },
   { "pago", "payments.0.related_documents.1.amount", "\"10000.01\"",
@@ -341,8 +337,8 @@ test_text (void **state)
   struct invoice inv;
   struct ferr e = { 0 };
   invoice_init (&inv);
-  assert_false (cfdi_invoice_from_text ("{}", CFDI_JSON_MAX_BYTES + 1, &inv,
-                                        &e));
+  assert_false (
+      cfdi_invoice_from_text ("{}", CFDI_JSON_MAX_BYTES + 1, &inv, &e));
   assert_string_equal (e.code, "json_too_large");
   invoice_free (&inv);
 }

@@ -21,8 +21,8 @@
 static void
 quiet (void *ctx, const char *msg, ...)
 {
-  (void) ctx;
-  (void) msg;
+  (void)ctx;
+  (void)msg;
 }
 
 int
@@ -42,25 +42,26 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (size > 0 && data[0] == '[')
     {
       json_error_t je;
-      json_t *j = json_load_exact ((const char *) data, size, 12, &je);
+      json_t *j = json_load_exact ((const char *)data, size, 12, &je);
       if (j != NULL && invoice_items_from_json (j, &inv, &e)
           && invoice_compute (&inv, &e))
         {
           /* Total = SubTotal - Descuento + transferred - withheld */
-          if (inv.total != inv.subtotal - inv.discount + inv.total_transferred
-                               - inv.total_withheld)
+          if (inv.total
+              != inv.subtotal - inv.discount + inv.total_transferred
+                     - inv.total_withheld)
             abort ();
         }
       json_decref (j);
       invoice_free (&inv);
       return 0;
     }
-  if (cfdi_invoice_from_text ((const char *) data, size, &inv, &e))
+  if (cfdi_invoice_from_text ((const char *)data, size, &inv, &e))
     {
       struct buf xml = BUF_INIT;
       if (!cfdi_build_xml (&inv, "30001000000500003416", "AAAA", &xml, &e))
         abort ();
-      xmlDocPtr doc = xmlReadMemory (xml.data, (int) xml.len, NULL, NULL,
+      xmlDocPtr doc = xmlReadMemory (xml.data, (int)xml.len, NULL, NULL,
                                      XML_PARSE_NONET);
       if (doc == NULL)
         abort ();
