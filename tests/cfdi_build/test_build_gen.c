@@ -398,7 +398,11 @@ test_generated_ingreso_egreso (void **state)
       else
         buf_puts (&b, ",\"payment_form\":\"01\",\"payment_method\":\"PUE\"");
       if (rnd (5) == 0)
-        buf_puts (&b, ",\"currency\":\"USD\",\"exchange\":\"17.2345\"");
+        buf_printf (&b, ",\"currency\":\"%s\",\"exchange\":\"%s\"",
+                    (const char *[]){ "USD", "EUR", "JPY", "KWD",
+                                      "CLF" }[k % 5],
+                    (const char *[]){ "17.2345", "19.01", "0.1234", "60.5",
+                                      "35000.1234" }[k % 5]);
       if (rnd (4) == 0)
         buf_puts (&b, ",\"conditions\":\"  Crédito  a 30 días & <sin> "
                       "recargo \\\"neto\\\"  \"");
