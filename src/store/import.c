@@ -63,7 +63,7 @@ hash_str (const char *s)
 {
   uint64_t h = 1469598103934665603ULL; /* FNV-1a */
   for (; *s; s++)
-    h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
   return h;
 }
 
@@ -125,31 +125,31 @@ hmap_free (struct hmap *m)
 struct import
 {
   /* set once by the command */
-  const char *path;         /* as given, for messages */
+  const char *path; /* as given, for messages */
   int fd;
-  uint64_t file_size;       /* for the progress bar; 0 if unknown */
+  uint64_t file_size; /* for the progress bar; 0 if unknown */
   int64_t tenant_id;
-  bool progress;            /* stderr is a terminal */
-  bool dry_run;             /* validate, then roll back */
-  unsigned long max_rows;   /* data rows allowed (<= IMPORT_MAX_ROWS) */
+  bool progress;          /* stderr is a terminal */
+  bool dry_run;           /* validate, then roll back */
+  unsigned long max_rows; /* data rows allowed (<= IMPORT_MAX_ROWS) */
 
   /* reset at the start of every transaction attempt */
-  unsigned long errors;     /* problems reported */
+  unsigned long errors; /* problems reported */
   unsigned long imported, skipped, rows, tickets;
-  bool stop;                /* cannot read on (fatal CSV error) */
-  bool io_error;            /* read() failed */
-  bool db_error;            /* the store failed (not the input) */
-  struct hmap seen;         /* ticket keys of this file -> first line */
-  struct hmap branches;     /* branch code -> branch id */
+  bool stop;            /* cannot read on (fatal CSV error) */
+  bool io_error;        /* read() failed */
+  bool db_error;        /* the store failed (not the input) */
+  struct hmap seen;     /* ticket keys of this file -> first line */
+  struct hmap branches; /* branch code -> branch id */
   struct csv_reader *csv;
   int map[IMPORT_COL_COUNT];
-  double last_draw;         /* monotonic seconds of the last progress */
+  double last_draw; /* monotonic seconds of the last progress */
 
   /* the ticket being gathered (rows of one branch + folio) */
-  char cur_key[256];        /* branch "\x1f" folio as written ("" = none) */
-  bool cur_bad;             /* one of its rows was bad */
-  bool cur_too_many;        /* already reported "too many items" */
-  unsigned long cur_line;   /* its first line */
+  char cur_key[256];      /* branch "\x1f" folio as written ("" = none) */
+  bool cur_bad;           /* one of its rows was bad */
+  bool cur_too_many;      /* already reported "too many items" */
+  unsigned long cur_line; /* its first line */
   char cur_branch[IMPORT_MAX_BRANCH + 1];
   char cur_folio[TICKET_MAX_FOLIO + 1];
   char cur_date[40];
@@ -171,8 +171,8 @@ report (void *cls, unsigned long line, const char *column, const char *code,
      (terminal escapes, line breaks) through to the terminal or log. */
   for (i = 0; message[i] && i + 1 < sizeof clean; i++)
     {
-      unsigned char ch = (unsigned char) message[i];
-      clean[i] = ch < 0x20 || ch == 0x7f ? '?' : (char) ch;
+      unsigned char ch = (unsigned char)message[i];
+      clean[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
     }
   clean[i] = '\0';
   if (im->progress)
@@ -189,7 +189,7 @@ now_mono (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Draws the progress bar on stderr (only on a terminal), at most 10 times
@@ -204,7 +204,7 @@ progress (struct import *im, bool force)
     return;
   im->last_draw = t;
   uint64_t done = csv_bytes_read (im->csv);
-  int pct = im->file_size ? (int) (done * 100 / im->file_size) : 0;
+  int pct = im->file_size ? (int)(done * 100 / im->file_size) : 0;
   if (pct > 100)
     pct = 100;
   char bar[31];
@@ -251,10 +251,10 @@ local_offset (const char *date)
   tm.tm_isdst = -1;
   struct tm copy = tm;
   time_t utc = mktime (&tm);
-  if (utc == (time_t) -1)
+  if (utc == (time_t)-1)
     return 0;
   time_t as_utc = timegm (&copy);
-  return (int) ((as_utc - utc) / 60);
+  return (int)((as_utc - utc) / 60);
 }
 
 /* Reads the current content of a stored ticket's items into canonical
@@ -373,10 +373,10 @@ flush_ticket (struct import *im, struct store *s)
   if (im->cur_bad || im->cur_n == 0)
     goto done;
 
-  json_t *o = json_pack ("{s:s, s:s, s:s, s:s, s:O}", "branch",
-                         im->cur_branch, "folio_number", im->cur_folio,
-                         "date", im->cur_date, "payment_form",
-                         im->cur_payment_form, "items", im->cur_items);
+  json_t *o = json_pack ("{s:s, s:s, s:s, s:s, s:O}", "branch", im->cur_branch,
+                         "folio_number", im->cur_folio, "date", im->cur_date,
+                         "payment_form", im->cur_payment_form, "items",
+                         im->cur_items);
   struct ticket t;
   struct ferr err = { 0 };
   ticket_init (&t);
@@ -384,7 +384,7 @@ flush_ticket (struct import *im, struct store *s)
     {
       long idx;
       const char *col = import_field_column (err.field, &idx);
-      unsigned long line = idx >= 0 && (size_t) idx < im->cur_n
+      unsigned long line = idx >= 0 && (size_t)idx < im->cur_n
                                ? im->cur_lines[idx]
                                : im->cur_line;
       report (im, line, col, err.code ? err.code : "invalid", err.message);
@@ -490,13 +490,13 @@ add_row (struct import *im, struct store *s, const char *key,
           snprintf (msg, sizeof msg,
                     "the rows of a ticket must be consecutive: this branch "
                     "and folio_number started on line %ld",
-                    (long) h->val);
+                    (long)h->val);
           report (im, line, "folio_number", "ticket_not_contiguous", msg);
           /* Gather it anyway (marked bad) so its rows are still checked
              but it is not reported twice. */
         }
       else
-        hmap_put (&im->seen, key, (int64_t) line);
+        hmap_put (&im->seen, key, (int64_t)line);
       snprintf (im->cur_key, sizeof im->cur_key, "%s", key);
       im->cur_bad = h != NULL;
       im->cur_too_many = false;
@@ -578,8 +578,8 @@ static const char *
 col_of_field (const struct import *im, unsigned field)
 {
   for (int c = 0; c < IMPORT_COL_COUNT; c++)
-    if (im->map[c] >= 0 && (unsigned) im->map[c] + 1 == field)
-      return import_col_name ((enum import_col) c);
+    if (im->map[c] >= 0 && (unsigned)im->map[c] + 1 == field)
+      return import_col_name ((enum import_col)c);
   return "";
 }
 
@@ -640,9 +640,8 @@ import_tx (struct store *s, void *arg)
         {
           char msg[100];
           snprintf (msg, sizeof msg, "more than %lu rows", im->max_rows);
-          report (im,
-                  cs == CSV_RECORD ? csv_record_line (im->csv) : e.line, "",
-                  "too_many_rows", msg);
+          report (im, cs == CSV_RECORD ? csv_record_line (im->csv) : e.line,
+                  "", "too_many_rows", msg);
           im->stop = true;
           break;
         }
@@ -655,13 +654,13 @@ import_tx (struct store *s, void *arg)
 
       /* Group key: branch and folio as written, even if invalid. */
       size_t bl, fl;
-      const char *b = csv_field (im->csv, (size_t) im->map[IMPORT_COL_BRANCH],
-                                 &bl);
-      const char *f = csv_field (
-          im->csv, (size_t) im->map[IMPORT_COL_FOLIO_NUMBER], &fl);
+      const char *b
+          = csv_field (im->csv, (size_t)im->map[IMPORT_COL_BRANCH], &bl);
+      const char *f
+          = csv_field (im->csv, (size_t)im->map[IMPORT_COL_FOLIO_NUMBER], &fl);
       char key[256];
-      snprintf (key, sizeof key, "%.*s\x1f%.*s", (int) (bl < 100 ? bl : 100),
-                b ? b : "", (int) (fl < 100 ? fl : 100), f ? f : "");
+      snprintf (key, sizeof key, "%.*s\x1f%.*s", (int)(bl < 100 ? bl : 100),
+                b ? b : "", (int)(fl < 100 ? fl : 100), f ? f : "");
       unsigned long line = csv_record_line (im->csv);
 
       struct import_row row;
@@ -776,11 +775,12 @@ cmd_import (int argc, char **argv)
           char *end;
           errno = 0;
           unsigned long v = strtoul (optarg, &end, 10);
-          if (errno || *end || end == optarg || v == 0
-              || v > IMPORT_MAX_ROWS || optarg[0] == '-')
+          if (errno || *end || end == optarg || v == 0 || v > IMPORT_MAX_ROWS
+              || optarg[0] == '-')
             {
-              fprintf (stderr, "facturo import tickets: --max-rows must be "
-                               "1 to %lu\n",
+              fprintf (stderr,
+                       "facturo import tickets: --max-rows must be "
+                       "1 to %lu\n",
                        IMPORT_MAX_ROWS);
               return 2;
             }
@@ -791,16 +791,18 @@ cmd_import (int argc, char **argv)
         usage (stdout);
         return 0;
       default:
-        fprintf (stderr, "facturo import tickets: bad or incomplete option "
-                         "'%s' (see --help)\n",
+        fprintf (stderr,
+                 "facturo import tickets: bad or incomplete option "
+                 "'%s' (see --help)\n",
                  argv[optind - 1]);
         return 2;
       }
   const char *path = optind < argc ? argv[optind] : NULL;
   if (optind + 1 < argc)
     {
-      fprintf (stderr, "facturo import tickets: one FILE only ('%s' is "
-                       "extra)\n",
+      fprintf (stderr,
+               "facturo import tickets: one FILE only ('%s' is "
+               "extra)\n",
                argv[optind + 1]);
       return 2;
     }
@@ -831,16 +833,17 @@ cmd_import (int argc, char **argv)
       close (im.fd);
       return 2;
     }
-  if ((uint64_t) sb.st_size > IMPORT_MAX_FILE)
+  if ((uint64_t)sb.st_size > IMPORT_MAX_FILE)
     {
-      fprintf (stderr, "facturo import tickets: %s: %llu bytes, more than "
-                       "the %llu allowed\n",
-               path, (unsigned long long) sb.st_size,
-               (unsigned long long) IMPORT_MAX_FILE);
+      fprintf (stderr,
+               "facturo import tickets: %s: %llu bytes, more than "
+               "the %llu allowed\n",
+               path, (unsigned long long)sb.st_size,
+               (unsigned long long)IMPORT_MAX_FILE);
       close (im.fd);
       return 2;
     }
-  im.file_size = (uint64_t) sb.st_size;
+  im.file_size = (uint64_t)sb.st_size;
   im.progress = !no_progress && isatty (STDERR_FILENO);
 
   struct ferr err = { 0 };
@@ -888,14 +891,14 @@ cmd_import (int argc, char **argv)
   int rc;
   if (im.errors > 0)
     {
-      fprintf (stderr, "%s: %lu error%s: nothing imported\n", path,
-               im.errors, im.errors == 1 ? "" : "s");
-      printf ("imported 0, skipped %lu, errors %lu\n", im.skipped,
-              im.errors);
+      fprintf (stderr, "%s: %lu error%s: nothing imported\n", path, im.errors,
+               im.errors == 1 ? "" : "s");
+      printf ("imported 0, skipped %lu, errors %lu\n", im.skipped, im.errors);
       rc = 2;
     }
-  else if (st != STORE_ONE && !(im.dry_run && st == STORE_HARD
-                                && !im.db_error && !im.io_error))
+  else if (st != STORE_ONE
+           && !(im.dry_run && st == STORE_HARD && !im.db_error
+                && !im.io_error))
     {
       fprintf (stderr, "%s: %s: nothing imported\n", path,
                im.io_error ? "read error" : "database error");

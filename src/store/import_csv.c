@@ -33,17 +33,17 @@ struct csv_reader
 {
   csv_read_fn read;
   void *cls;
-  uint64_t max_bytes;       /* 0: unbounded */
-  uint64_t bytes;           /* consumed from the input */
+  uint64_t max_bytes; /* 0: unbounded */
+  uint64_t bytes;     /* consumed from the input */
   char in[CSV_WINDOW];
   size_t in_len, in_pos;
-  bool in_eof;              /* read() returned 0 */
-  bool io_err;              /* read() returned -1 */
-  bool started;             /* BOM check done */
-  enum csv_status final;    /* CSV_EOF or CSV_FATAL once reached; else 1 */
+  bool in_eof;           /* read() returned 0 */
+  bool io_err;           /* read() returned -1 */
+  bool started;          /* BOM check done */
+  enum csv_status final; /* CSV_EOF or CSV_FATAL once reached; else 1 */
   struct csv_error final_err;
-  unsigned long line;       /* current physical line */
-  unsigned long rec_line;   /* line where the current record starts */
+  unsigned long line;     /* current physical line */
+  unsigned long rec_line; /* line where the current record starts */
   char rec[CSV_MAX_RECORD + CSV_MAX_FIELDS + 1]; /* fields, NUL-separated */
   size_t rec_len;
   size_t start[CSV_MAX_FIELDS];
@@ -80,7 +80,7 @@ fill (struct csv_reader *r)
       r->in_eof = true;
       return false;
     }
-  r->in_len += (size_t) n;
+  r->in_len += (size_t)n;
   return true;
 }
 
@@ -91,7 +91,7 @@ peekbyte (struct csv_reader *r)
 {
   if (r->in_pos == r->in_len && !fill (r))
     return r->io_err ? CSV_C_ERR : CSV_C_EOF;
-  return (unsigned char) r->in[r->in_pos];
+  return (unsigned char)r->in[r->in_pos];
 }
 
 /* Next byte, CSV_C_EOF, CSV_C_ERR (I/O) or CSV_C_BIG (size bound). */
@@ -158,9 +158,9 @@ csv_bytes_read (const struct csv_reader *r)
   return r->bytes;
 }
 
-static void
-seterr (struct csv_error *err, unsigned long line, unsigned column,
-        const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
+static void seterr (struct csv_error *err, unsigned long line, unsigned column,
+                    const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
 
 static void
 seterr (struct csv_error *err, unsigned long line, unsigned column,
@@ -186,13 +186,12 @@ struct recstate
 };
 
 static void
-bad (struct recstate *st, unsigned long line, unsigned column,
-     const char *msg)
+bad (struct recstate *st, unsigned long line, unsigned column, const char *msg)
 {
   if (st->bad)
     return;
   st->bad = true;
-  (void) line;
+  (void)line;
   seterr (&st->err, st->field_line, column, "%s", msg);
 }
 
@@ -205,21 +204,21 @@ put (struct csv_reader *r, struct recstate *st, char c, unsigned long line)
   size_t f = r->nfields - 1;
   if (c == '\0')
     {
-      bad (st, line, (unsigned) r->nfields, "NUL byte in field");
+      bad (st, line, (unsigned)r->nfields, "NUL byte in field");
       return;
     }
   if (r->len[f] >= CSV_MAX_FIELD)
     {
       char m[80];
       snprintf (m, sizeof m, "field longer than %d bytes", CSV_MAX_FIELD);
-      bad (st, line, (unsigned) r->nfields, m);
+      bad (st, line, (unsigned)r->nfields, m);
       return;
     }
   if (r->rec_len - (r->nfields - 1) >= CSV_MAX_RECORD)
     {
       char m[80];
       snprintf (m, sizeof m, "record longer than %d bytes", CSV_MAX_RECORD);
-      bad (st, line, (unsigned) r->nfields, m);
+      bad (st, line, (unsigned)r->nfields, m);
       return;
     }
   r->rec[r->rec_len++] = c;
@@ -243,7 +242,7 @@ new_field (struct csv_reader *r, struct recstate *st, unsigned long line)
     {
       char m[80];
       snprintf (m, sizeof m, "more than %d fields", CSV_MAX_FIELDS);
-      bad (st, line, (unsigned) r->nfields + 1, m);
+      bad (st, line, (unsigned)r->nfields + 1, m);
       r->nfields++;
       return;
     }
@@ -273,7 +272,7 @@ c_trouble (struct csv_reader *r, struct csv_error *err, int c)
     {
       char m[80];
       snprintf (m, sizeof m, "file larger than %llu bytes",
-                (unsigned long long) r->max_bytes);
+                (unsigned long long)r->max_bytes);
       return fatal (r, err, r->line, m);
     }
   return 0;
@@ -307,7 +306,7 @@ csv_next (struct csv_reader *r, struct csv_error *err)
     {
       struct recstate st = { 0 };
       int c;
-      bool any = false;      /* something other than a bare line end */
+      bool any = false; /* something other than a bare line end */
       r->rec_len = 0;
       r->nfields = 0;
       r->rec_line = r->line;
@@ -346,7 +345,7 @@ csv_next (struct csv_reader *r, struct csv_error *err)
                                 "%lu, field %zu)",
                                 qline, r->nfields);
                       fatal (r, err, qline, m);
-                      err->column = (unsigned) r->nfields;
+                      err->column = (unsigned)r->nfields;
                       r->final_err.column = err->column;
                       return CSV_FATAL;
                     }
@@ -363,7 +362,7 @@ csv_next (struct csv_reader *r, struct csv_error *err)
                     }
                   if (c == '\n')
                     r->line++;
-                  put (r, &st, (char) c, r->line);
+                  put (r, &st, (char)c, r->line);
                 }
               /* After the closing quote: a separator or a line end. */
               c = getbyte (r);
@@ -389,12 +388,12 @@ csv_next (struct csv_reader *r, struct csv_error *err)
                   r->line++;
                   goto end_record;
                 }
-              bad (&st, r->line, (unsigned) r->nfields,
+              bad (&st, r->line, (unsigned)r->nfields,
                    "text after the closing quote of a quoted field");
               /* Go on as an unquoted field until the record ends. */
               if (c == '\r')
                 continue;
-              put (r, &st, (char) c, r->line);
+              put (r, &st, (char)c, r->line);
               continue;
             }
           if (c == ',')
@@ -417,7 +416,7 @@ csv_next (struct csv_reader *r, struct csv_error *err)
                   goto end_record;
                 }
               any = true;
-              bad (&st, r->line, (unsigned) r->nfields,
+              bad (&st, r->line, (unsigned)r->nfields,
                    "carriage return outside quotes not followed by a "
                    "line feed");
               continue;
@@ -425,19 +424,19 @@ csv_next (struct csv_reader *r, struct csv_error *err)
           any = true;
           if (c == '"')
             {
-              bad (&st, r->line, (unsigned) r->nfields,
+              bad (&st, r->line, (unsigned)r->nfields,
                    "quote inside an unquoted field (quote the whole field "
                    "and double the quote)");
               continue;
             }
-          put (r, &st, (char) c, r->line);
+          put (r, &st, (char)c, r->line);
         }
 
     end_record:
       if (!st.bad)
         r->rec[r->rec_len] = '\0';
       if (!any && !st.bad)
-        continue;               /* empty line */
+        continue; /* empty line */
       if (st.bad)
         {
           *err = st.err;
@@ -479,7 +478,7 @@ col_optional (enum import_col c)
 const char *
 import_col_name (enum import_col c)
 {
-  return (unsigned) c < IMPORT_COL_COUNT ? col_names[c] : "";
+  return (unsigned)c < IMPORT_COL_COUNT ? col_names[c] : "";
 }
 
 /* Copies s without surrounding blanks into out (outsz). */
@@ -530,12 +529,11 @@ import_header (const struct csv_reader *r, int map[IMPORT_COL_COUNT],
         {
           snprintf (msg, sizeof msg, "column '%s' appears twice",
                     col_names[found]);
-          report (cls, line, col_names[found], "header_duplicate_column",
-                  msg);
+          report (cls, line, col_names[found], "header_duplicate_column", msg);
           ok = false;
         }
       else
-        map[found] = (int) i;
+        map[found] = (int)i;
     }
   for (int c = 0; c < IMPORT_COL_COUNT; c++)
     if (map[c] < 0 && !col_optional (c))
@@ -554,7 +552,7 @@ import_header (const struct csv_reader *r, int map[IMPORT_COL_COUNT],
 static long
 utf8_chars (const char *s, size_t len)
 {
-  const unsigned char *p = (const unsigned char *) s;
+  const unsigned char *p = (const unsigned char *)s;
   long n = 0;
   size_t i = 0;
   while (i < len)
@@ -584,8 +582,8 @@ utf8_chars (const char *s, size_t len)
             return -1;
           cp = (cp << 6) | (p[i + j] & 0x3F);
         }
-      if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000)
-          || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10FFFF
+          || (cp >= 0xD800 && cp <= 0xDFFF))
         return -1;
       i += k + 1;
       n++;
@@ -599,23 +597,22 @@ static const char *
 cell (const struct csv_reader *r, const int map[IMPORT_COL_COUNT],
       enum import_col c, size_t *len)
 {
-  if (map[c] < 0 || (size_t) map[c] >= csv_nfields (r))
+  if (map[c] < 0 || (size_t)map[c] >= csv_nfields (r))
     {
       *len = 0;
       return "";
     }
-  return csv_field (r, (size_t) map[c], len);
+  return csv_field (r, (size_t)map[c], len);
 }
 
 /* Report helper with printf formatting. */
-static void
-rep (import_report_fn report, void *cls, unsigned long line,
-     enum import_col c, const char *code, const char *fmt, ...)
+static void rep (import_report_fn report, void *cls, unsigned long line,
+                 enum import_col c, const char *code, const char *fmt, ...)
     __attribute__ ((format (printf, 6, 7)));
 
 static void
-rep (import_report_fn report, void *cls, unsigned long line,
-     enum import_col c, const char *code, const char *fmt, ...)
+rep (import_report_fn report, void *cls, unsigned long line, enum import_col c,
+     const char *code, const char *fmt, ...)
 {
   char msg[300];
   va_list ap;
@@ -638,20 +635,23 @@ code_ok (const char *s, size_t len, enum import_col c, size_t max,
     }
   if (len > max)
     {
-      rep (report, cls, line, c, "too_long", "%s is longer than %zu "
-           "characters", col_names[c], max);
+      rep (report, cls, line, c, "too_long",
+           "%s is longer than %zu "
+           "characters",
+           col_names[c], max);
       return false;
     }
   for (size_t i = 0; i < len; i++)
     {
-      unsigned char ch = (unsigned char) s[i];
+      unsigned char ch = (unsigned char)s[i];
       if (ch < 0x21 || ch > 0x7e)
         {
           if (ch == ' ' && i > 0 && i + 1 < len)
             continue;
           rep (report, cls, line, c, "text_character",
                "%s may only hold printable ASCII characters (no spaces at "
-               "either end)", col_names[c]);
+               "either end)",
+               col_names[c]);
           return false;
         }
     }
@@ -679,7 +679,7 @@ import_taxes_parse (const char *s, struct import_tax *taxes, size_t *n,
   for (;;)
     {
       const char *end = strchr (p, ';');
-      size_t len = end ? (size_t) (end - p) : strlen (p);
+      size_t len = end ? (size_t)(end - p) : strlen (p);
       char tok[96];
       trim_copy (p, len, tok, sizeof tok);
       if (len >= sizeof tok)
@@ -689,8 +689,10 @@ import_taxes_parse (const char *s, struct import_tax *taxes, size_t *n,
         }
       if (tok[0] == '\0')
         {
-          snprintf (msg, msgsz, "empty tax %zu (two ';' in a row, or a "
-                    "trailing ';')", count + 1);
+          snprintf (msg, msgsz,
+                    "empty tax %zu (two ';' in a row, or a "
+                    "trailing ';')",
+                    count + 1);
           return false;
         }
       if (count == IMPORT_MAX_TAXES)
@@ -709,11 +711,13 @@ import_taxes_parse (const char *s, struct import_tax *taxes, size_t *n,
       char *colon = strchr (q, ':');
       if (colon == NULL)
         {
-          snprintf (msg, msgsz, "'%.40s': expected TYPE:VALUE, e.g. "
-                    "IVA:0.16", tok);
+          snprintf (msg, msgsz,
+                    "'%.40s': expected TYPE:VALUE, e.g. "
+                    "IVA:0.16",
+                    tok);
           return false;
         }
-      size_t tlen = (size_t) (colon - q);
+      size_t tlen = (size_t)(colon - q);
       if (kw (q, tlen, "IVA"))
         t.type = "IVA";
       else if (kw (q, tlen, "IEPS"))
@@ -722,8 +726,10 @@ import_taxes_parse (const char *s, struct import_tax *taxes, size_t *n,
         t.type = "ISR";
       else
         {
-          snprintf (msg, msgsz, "'%.40s': unknown tax type (IVA, IEPS, "
-                    "ISR)", tok);
+          snprintf (msg, msgsz,
+                    "'%.40s': unknown tax type (IVA, IEPS, "
+                    "ISR)",
+                    tok);
           return false;
         }
       char *v = colon + 1;
@@ -742,9 +748,10 @@ import_taxes_parse (const char *s, struct import_tax *taxes, size_t *n,
             }
           if (!money_parse (v, &t.rate) || t.rate < 0)
             {
-              snprintf (msg, msgsz, "'%.40s': the %s must be a decimal "
-                        ">= 0 with at most 6 decimals", tok,
-                        t.factor == IMPORT_CUOTA ? "amount" : "rate");
+              snprintf (msg, msgsz,
+                        "'%.40s': the %s must be a decimal "
+                        ">= 0 with at most 6 decimals",
+                        tok, t.factor == IMPORT_CUOTA ? "amount" : "rate");
               return false;
             }
         }
@@ -756,15 +763,19 @@ import_taxes_parse (const char *s, struct import_tax *taxes, size_t *n,
         {
           if (t.withholding || strcmp (t.type, "IVA") != 0)
             {
-              snprintf (msg, msgsz, "'%.40s': only transferred IVA can be "
-                        "EXENTO", tok);
+              snprintf (msg, msgsz,
+                        "'%.40s': only transferred IVA can be "
+                        "EXENTO",
+                        tok);
               return false;
             }
         }
       else if (strcmp (t.type, "ISR") == 0 && !t.withholding)
         {
-          snprintf (msg, msgsz, "'%.40s': ISR can only be withheld "
-                    "(RET-ISR:rate)", tok);
+          snprintf (msg, msgsz,
+                    "'%.40s': ISR can only be withheld "
+                    "(RET-ISR:rate)",
+                    tok);
           return false;
         }
       else if (t.factor == IMPORT_CUOTA && strcmp (t.type, "IEPS") != 0)
@@ -773,16 +784,18 @@ import_taxes_parse (const char *s, struct import_tax *taxes, size_t *n,
           return false;
         }
       else if (!catalog_tax_rate_allowed (
-                   code, t.factor == IMPORT_CUOTA ? "Cuota" : "Tasa",
-                   t.rate, t.withholding))
+                   code, t.factor == IMPORT_CUOTA ? "Cuota" : "Tasa", t.rate,
+                   t.withholding))
         {
           char rb[MONEY_BUFSZ];
-          snprintf (msg, msgsz, "'%.40s': %s %s %s is not in SAT's "
-                    "c_TasaOCuota%s", tok,
-                    t.withholding ? "withheld" : "transferred", t.type,
+          snprintf (msg, msgsz,
+                    "'%.40s': %s %s %s is not in SAT's "
+                    "c_TasaOCuota%s",
+                    tok, t.withholding ? "withheld" : "transferred", t.type,
                     money_format_min (t.rate, 2, rb),
                     t.rate >= MONEY_SCALE ? " (rates are fractions: 0.16, "
-                                            "not 16)" : "");
+                                            "not 16)"
+                                          : "");
           return false;
         }
       for (size_t i = 0; i < count; i++)
@@ -812,15 +825,15 @@ import_taxes_format (const struct import_tax *taxes, size_t n, char *buf,
     {
       char rb[MONEY_BUFSZ];
       const struct import_tax *t = &taxes[i];
-      int w = snprintf (buf + off, bufsz - off, "%s%s%s:%s%s",
-                        i ? ";" : "", t->withholding ? "RET-" : "", t->type,
+      int w = snprintf (buf + off, bufsz - off, "%s%s%s:%s%s", i ? ";" : "",
+                        t->withholding ? "RET-" : "", t->type,
                         t->factor == IMPORT_CUOTA ? "CUOTA:" : "",
                         t->factor == IMPORT_EXENTO
                             ? "EXENTO"
                             : money_format_min (t->rate, 0, rb));
       if (w < 0)
         break;
-      off += (size_t) w;
+      off += (size_t)w;
     }
   return buf;
 }
@@ -848,7 +861,7 @@ text_ok (const char *s, size_t len, enum import_col c, bool may_empty,
     }
   for (size_t i = 0; i < len; i++)
     {
-      unsigned char ch = (unsigned char) s[i];
+      unsigned char ch = (unsigned char)s[i];
       if ((ch < 0x20 || ch == 0x7F)
           && !(allow_newline && (ch == '\n' || ch == '\r' || ch == '\t')))
         {
@@ -859,8 +872,8 @@ text_ok (const char *s, size_t len, enum import_col c, bool may_empty,
     }
   if (chars > max_chars)
     {
-      rep (report, cls, line, c, "too_long",
-           "longer than %ld characters", max_chars);
+      rep (report, cls, line, c, "too_long", "longer than %ld characters",
+           max_chars);
       return false;
     }
   return true;
@@ -891,9 +904,8 @@ amount_ok (const char *s, size_t len, enum import_col c, int64_t *out,
 }
 
 bool
-import_row_parse (const struct csv_reader *r,
-                  const int map[IMPORT_COL_COUNT], struct import_row *row,
-                  import_report_fn report, void *cls)
+import_row_parse (const struct csv_reader *r, const int map[IMPORT_COL_COUNT],
+                  struct import_row *row, import_report_fn report, void *cls)
 {
   unsigned long line = csv_record_line (r);
   bool ok = true;
@@ -905,7 +917,7 @@ import_row_parse (const struct csv_reader *r,
   row->line = line;
   for (int c = 0; c < IMPORT_COL_COUNT; c++)
     if (map[c] >= 0)
-      used = (size_t) map[c] + 1 > used ? (size_t) map[c] + 1 : used;
+      used = (size_t)map[c] + 1 > used ? (size_t)map[c] + 1 : used;
   if (csv_nfields (r) != used)
     {
       char msg[120];
@@ -923,8 +935,8 @@ import_row_parse (const struct csv_reader *r,
     ok = false;
 
   s = cell (r, map, IMPORT_COL_FOLIO_NUMBER, &len);
-  if (code_ok (s, len, IMPORT_COL_FOLIO_NUMBER, IMPORT_MAX_FOLIO, line,
-               report, cls))
+  if (code_ok (s, len, IMPORT_COL_FOLIO_NUMBER, IMPORT_MAX_FOLIO, line, report,
+               cls))
     row->folio_number = s;
   else
     ok = false;
@@ -935,7 +947,8 @@ import_row_parse (const struct csv_reader *r,
     {
       rep (report, cls, line, IMPORT_COL_DATE, "invalid_date",
            "'%.30s' is not a date and time YYYY-MM-DDTHH:MM:SS (optionally "
-           "with Z or an offset such as -06:00)", s);
+           "with Z or an offset such as -06:00)",
+           s);
       ok = false;
     }
   else
@@ -944,8 +957,7 @@ import_row_parse (const struct csv_reader *r,
   s = cell (r, map, IMPORT_COL_PAYMENT_FORM, &len);
   if (catalog_payment_form (s) == NULL || strcmp (s, "99") == 0)
     {
-      rep (report, cls, line, IMPORT_COL_PAYMENT_FORM,
-           "invalid_payment_form",
+      rep (report, cls, line, IMPORT_COL_PAYMENT_FORM, "invalid_payment_form",
            "'%.30s' is not a SAT c_FormaPago code other than 99 (01 cash, "
            "03 transfer, 04 credit card, 28 debit card, ...)",
            s);
@@ -968,8 +980,8 @@ import_row_parse (const struct csv_reader *r,
     ok = false;
 
   s = cell (r, map, IMPORT_COL_DESCRIPTION, &len);
-  if (text_ok (s, len, IMPORT_COL_DESCRIPTION, false,
-               IMPORT_MAX_DESCRIPTION, false, line, report, cls))
+  if (text_ok (s, len, IMPORT_COL_DESCRIPTION, false, IMPORT_MAX_DESCRIPTION,
+               false, line, report, cls))
     {
       if (memchr (s, '|', len))
         {
@@ -987,8 +999,7 @@ import_row_parse (const struct csv_reader *r,
   if (!catalog_product_key_format (s))
     {
       rep (report, cls, line, IMPORT_COL_PRODUCT_KEY, "invalid_product_key",
-           "'%.30s' is not a SAT product key (8 digits, c_ClaveProdServ)",
-           s);
+           "'%.30s' is not a SAT product key (8 digits, c_ClaveProdServ)", s);
       ok = false;
     }
   else
@@ -1007,20 +1018,20 @@ import_row_parse (const struct csv_reader *r,
     row->unit_key = s;
 
   s = cell (r, map, IMPORT_COL_UNIT_NAME, &len);
-  if (text_ok (s, len, IMPORT_COL_UNIT_NAME, true, IMPORT_MAX_UNIT_NAME,
-               false, line, report, cls))
+  if (text_ok (s, len, IMPORT_COL_UNIT_NAME, true, IMPORT_MAX_UNIT_NAME, false,
+               line, report, cls))
     row->unit_name = s;
   else
     ok = false;
 
   s = cell (r, map, IMPORT_COL_PRICE, &len);
-  if (!amount_ok (s, len, IMPORT_COL_PRICE, &row->price, false, line,
-                  report, cls))
+  if (!amount_ok (s, len, IMPORT_COL_PRICE, &row->price, false, line, report,
+                  cls))
     ok = false;
 
   s = cell (r, map, IMPORT_COL_TAX_INCLUDED, &len);
-  if (len == 0 || kw (s, len, "true") || kw (s, len, "1")
-      || kw (s, len, "yes") || kw (s, len, "si") || kw (s, len, "sí"))
+  if (len == 0 || kw (s, len, "true") || kw (s, len, "1") || kw (s, len, "yes")
+      || kw (s, len, "si") || kw (s, len, "sí"))
     row->tax_included = true;
   else if (kw (s, len, "false") || kw (s, len, "0") || kw (s, len, "no"))
     row->tax_included = false;
@@ -1036,8 +1047,7 @@ import_row_parse (const struct csv_reader *r,
     char msg[240];
     if (!import_taxes_parse (s, row->taxes, &row->ntaxes, msg, sizeof msg))
       {
-        report (cls, line, col_names[IMPORT_COL_TAXES], "invalid_taxes",
-                msg);
+        report (cls, line, col_names[IMPORT_COL_TAXES], "invalid_taxes", msg);
         ok = false;
       }
   }
@@ -1103,8 +1113,8 @@ import_field_column (const char *field, long *item)
         }
       return "";
     }
-  static const char *const top[] = { "branch", "folio_number", "date",
-                                     "payment_form" };
+  static const char *const top[]
+      = { "branch", "folio_number", "date", "payment_form" };
   for (size_t k = 0; k < 4; k++)
     if (strcmp (field, top[k]) == 0)
       return top[k];
@@ -1131,16 +1141,16 @@ import_row_item_json (const struct import_row *r)
                              json_string (money_format_min (t->rate, 0, b)));
       json_array_append_new (taxes, o);
     }
-  json_t *product = json_pack (
-      "{s:s, s:s, s:s, s:s, s:b, s:o}", "description", r->description,
-      "product_key", r->product_key, "unit_key", r->unit_key, "price",
-      money_format_min (r->price, 0, b), "tax_included", r->tax_included,
-      "taxes", taxes);
+  json_t *product
+      = json_pack ("{s:s, s:s, s:s, s:s, s:b, s:o}", "description",
+                   r->description, "product_key", r->product_key, "unit_key",
+                   r->unit_key, "price", money_format_min (r->price, 0, b),
+                   "tax_included", r->tax_included, "taxes", taxes);
   if (r->unit_name && r->unit_name[0])
     json_object_set_new (product, "unit_name", json_string (r->unit_name));
-  json_t *item = json_pack ("{s:s, s:o}", "quantity",
-                            money_format_min (r->quantity, 0, b), "product",
-                            product);
+  json_t *item
+      = json_pack ("{s:s, s:o}", "quantity",
+                   money_format_min (r->quantity, 0, b), "product", product);
   if (r->has_discount)
     json_object_set_new (item, "discount",
                          json_string (money_format_min (r->discount, 0, b)));

@@ -22,9 +22,9 @@
  * The reader
  * ------------------------------------------------------------------- */
 
-#define CSV_MAX_FIELD 4096     /* bytes in one field */
-#define CSV_MAX_RECORD 16384   /* bytes in one record (all its fields) */
-#define CSV_MAX_FIELDS 64      /* fields in one record */
+#define CSV_MAX_FIELD 4096   /* bytes in one field */
+#define CSV_MAX_RECORD 16384 /* bytes in one record (all its fields) */
+#define CSV_MAX_FIELDS 64    /* fields in one record */
 
 /* Reads up to n bytes into buf: returns how many (0 at end of input) or
  * -1 on an I/O error. */
@@ -32,17 +32,17 @@ typedef ssize_t (*csv_read_fn) (void *cls, char *buf, size_t n);
 
 enum csv_status
 {
-  CSV_FATAL = -2,  /* cannot go on (unterminated quote, I/O, size limit) */
-  CSV_BAD = -1,    /* this record is malformed; the next call goes on */
-  CSV_EOF = 0,     /* no more records */
-  CSV_RECORD = 1,  /* a record is available */
+  CSV_FATAL = -2, /* cannot go on (unterminated quote, I/O, size limit) */
+  CSV_BAD = -1,   /* this record is malformed; the next call goes on */
+  CSV_EOF = 0,    /* no more records */
+  CSV_RECORD = 1, /* a record is available */
 };
 
 struct csv_error
 {
-  unsigned long line;      /* physical line (1-based) where it happened */
-  unsigned column;         /* 1-based field number, 0 if not known */
-  char message[160];       /* English, one line */
+  unsigned long line; /* physical line (1-based) where it happened */
+  unsigned column;    /* 1-based field number, 0 if not known */
+  char message[160];  /* English, one line */
 };
 
 struct csv_reader;
@@ -97,11 +97,11 @@ enum import_col
 /* Column name as written in the header ("folio_number"). */
 const char *import_col_name (enum import_col c);
 
-#define IMPORT_MAX_TAXES 8       /* taxes on one item */
-#define IMPORT_MAX_BRANCH 31     /* bytes of a branch code (TICKET_MAX_BRANCH) */
-#define IMPORT_MAX_FOLIO 63      /* bytes of a folio (TICKET_MAX_FOLIO) */
+#define IMPORT_MAX_TAXES 8   /* taxes on one item */
+#define IMPORT_MAX_BRANCH 31 /* bytes of a branch code (TICKET_MAX_BRANCH) */
+#define IMPORT_MAX_FOLIO 63  /* bytes of a folio (TICKET_MAX_FOLIO) */
 #define IMPORT_MAX_DESCRIPTION 1000 /* characters (SAT Descripcion) */
-#define IMPORT_MAX_UNIT_NAME 20  /* characters (SAT Unidad) */
+#define IMPORT_MAX_UNIT_NAME 20     /* characters (SAT Unidad) */
 
 enum import_factor
 {
@@ -113,32 +113,32 @@ enum import_factor
 /* One tax of an item, as the `taxes` column spells it. */
 struct import_tax
 {
-  const char *type;        /* "IVA", "IEPS" or "ISR" (static) */
+  const char *type; /* "IVA", "IEPS" or "ISR" (static) */
   enum import_factor factor;
-  int64_t rate;            /* micros: 160000 = 16 %; cuota: micros of MXN
-                              per unit; 0 for exento */
-  bool withholding;        /* RET- prefix */
+  int64_t rate;     /* micros: 160000 = 16 %; cuota: micros of MXN
+                       per unit; 0 for exento */
+  bool withholding; /* RET- prefix */
 };
 
 /* One parsed data row.  Strings point into the reader's record and are
  * valid until the next csv_next. */
 struct import_row
 {
-  unsigned long line;         /* physical line of the row */
-  const char *branch;         /* printable ASCII, 1..31 bytes */
-  const char *folio_number;   /* printable ASCII, 1..63 bytes */
-  const char *date;           /* as written: YYYY-MM-DDTHH:MM:SS, optional
-                                 Z or +-HH:MM (ticket_parse_date) */
-  const char *payment_form;   /* c_FormaPago code, not 99 */
-  int64_t quantity;           /* micros, > 0 */
-  int64_t discount;           /* micros, >= 0 (0 when empty) */
-  bool has_discount;          /* the discount cell was not empty */
+  unsigned long line;       /* physical line of the row */
+  const char *branch;       /* printable ASCII, 1..31 bytes */
+  const char *folio_number; /* printable ASCII, 1..63 bytes */
+  const char *date;         /* as written: YYYY-MM-DDTHH:MM:SS, optional
+                               Z or +-HH:MM (ticket_parse_date) */
+  const char *payment_form; /* c_FormaPago code, not 99 */
+  int64_t quantity;         /* micros, > 0 */
+  int64_t discount;         /* micros, >= 0 (0 when empty) */
+  bool has_discount;        /* the discount cell was not empty */
   const char *description;
-  const char *product_key;    /* 8 digits (c_ClaveProdServ shape) */
-  const char *unit_key;       /* c_ClaveUnidad code */
-  const char *unit_name;      /* may be "" */
-  int64_t price;              /* micros, >= 0, unit price */
-  bool tax_included;          /* true when the column is empty */
+  const char *product_key; /* 8 digits (c_ClaveProdServ shape) */
+  const char *unit_key;    /* c_ClaveUnidad code */
+  const char *unit_name;   /* may be "" */
+  int64_t price;           /* micros, >= 0, unit price */
+  bool tax_included;       /* true when the column is empty */
   struct import_tax taxes[IMPORT_MAX_TAXES];
   size_t ntaxes;
 };
@@ -162,9 +162,8 @@ bool import_header (const struct csv_reader *r, int map[IMPORT_COL_COUNT],
  * is wrong is reported (not only the first), so one call may report
  * several problems.  Returns true and fills *row when the row is good. */
 bool import_row_parse (const struct csv_reader *r,
-                       const int map[IMPORT_COL_COUNT],
-                       struct import_row *row, import_report_fn report,
-                       void *cls);
+                       const int map[IMPORT_COL_COUNT], struct import_row *row,
+                       import_report_fn report, void *cls);
 
 /* Parses the taxes column (see docs/import.md):
  *   ""                      no taxes
@@ -179,8 +178,8 @@ bool import_taxes_parse (const char *s, struct import_tax *taxes, size_t *n,
 
 /* Writes the taxes back in canonical syntax (the inverse of the above,
  * used to compare contents).  Returns buf. */
-char *import_taxes_format (const struct import_tax *taxes, size_t n,
-                           char *buf, size_t bufsz);
+char *import_taxes_format (const struct import_tax *taxes, size_t n, char *buf,
+                           size_t bufsz);
 
 /* The item of one good row in the JSON shape of the ticket API
  * (invoice_items_from_json, core/invoice.h): quantity, discount (only

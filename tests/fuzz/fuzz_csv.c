@@ -33,7 +33,7 @@ mem_read (void *cls, char *buf, size_t n)
   m->pos += k;
   /* vary the chunk size so every split point gets exercised */
   m->chunk = (m->chunk * 7 + 3) % 61;
-  return (ssize_t) k;
+  return (ssize_t)k;
 }
 
 static void
@@ -41,7 +41,7 @@ sink (void *cls, unsigned long line, const char *column, const char *code,
       const char *message)
 {
   unsigned long *n = cls;
-  (void) line;
+  (void)line;
   if (column == NULL || code == NULL || message == NULL || code[0] == '\0')
     abort ();
   (*n)++;
@@ -86,7 +86,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           have_header = true;
           import_header (r, map, sink, &reports);
           for (int c = 0; c < IMPORT_COL_COUNT; c++)
-            if (map[c] >= 0 && (size_t) map[c] >= csv_nfields (r))
+            if (map[c] >= 0 && (size_t)map[c] >= csv_nfields (r))
               abort ();
           continue;
         }

@@ -36,7 +36,7 @@ mem_read (void *cls, char *buf, size_t n)
     n = left;
   memcpy (buf, m->p + m->pos, n);
   m->pos += n;
-  return (ssize_t) n;
+  return (ssize_t)n;
 }
 
 /* Reads all of text (len bytes) and writes a transcript: one line per
@@ -55,25 +55,25 @@ transcript (const char *text, size_t len, size_t chunk, uint64_t max)
       enum csv_status st = csv_next (r, &e);
       if (st == CSV_RECORD)
         {
-          off += (size_t) snprintf (out + off, sizeof out - off, "L%lu:",
-                                    csv_record_line (r));
+          off += (size_t)snprintf (out + off, sizeof out - off,
+                                   "L%lu:", csv_record_line (r));
           for (size_t i = 0; i < csv_nfields (r); i++)
-            off += (size_t) snprintf (out + off, sizeof out - off, "[%s]",
-                                      csv_field (r, i, NULL));
-          off += (size_t) snprintf (out + off, sizeof out - off, "\n");
+            off += (size_t)snprintf (out + off, sizeof out - off, "[%s]",
+                                     csv_field (r, i, NULL));
+          off += (size_t)snprintf (out + off, sizeof out - off, "\n");
         }
       else if (st == CSV_BAD)
-        off += (size_t) snprintf (out + off, sizeof out - off,
-                                  "BAD L%lu C%u\n", e.line, e.column);
+        off += (size_t)snprintf (out + off, sizeof out - off, "BAD L%lu C%u\n",
+                                 e.line, e.column);
       else if (st == CSV_FATAL)
         {
-          off += (size_t) snprintf (out + off, sizeof out - off,
-                                    "FATAL L%lu %s\n", e.line, e.message);
+          off += (size_t)snprintf (out + off, sizeof out - off,
+                                   "FATAL L%lu %s\n", e.line, e.message);
           break;
         }
       else
         {
-          off += (size_t) snprintf (out + off, sizeof out - off, "EOF\n");
+          off += (size_t)snprintf (out + off, sizeof out - off, "EOF\n");
           break;
         }
     }
@@ -121,7 +121,10 @@ test_bom_crlf (void **state)
 {
   CHECK ("\xEF\xBB\xBFh1,h2\r\nv1,v2\r\n", "L1:[h1][h2]\nL2:[v1][v2]\nEOF\n");
   /* a BOM anywhere else is data */
-  CHECK ("a\n\xEF\xBB\xBF" "b\n", "L1:[a]\nL2:[\xEF\xBB\xBF" "b]\nEOF\n");
+  CHECK ("a\n\xEF\xBB\xBF"
+         "b\n",
+         "L1:[a]\nL2:[\xEF\xBB\xBF"
+         "b]\nEOF\n");
 }
 
 static void
@@ -159,17 +162,20 @@ test_bounds (void **state)
   char *big = malloc (n + 20);
   memset (big, 'x', n);
   memcpy (big + n, "\nok\n", 5);
-  assert_string_equal (transcript (big, n + 4, 0, 0), "BAD L1 C1\nL2:[ok]\nEOF\n");
+  assert_string_equal (transcript (big, n + 4, 0, 0),
+                       "BAD L1 C1\nL2:[ok]\nEOF\n");
   /* the same, quoted and spanning lines */
   big[0] = '"';
   big[100] = '\n';
   memcpy (big + n, "\"\nok\n", 6);
-  assert_string_equal (transcript (big, n + 5, 0, 0), "BAD L1 C1\nL3:[ok]\nEOF\n");
+  assert_string_equal (transcript (big, n + 5, 0, 0),
+                       "BAD L1 C1\nL3:[ok]\nEOF\n");
   /* exactly the maximum is fine */
   memset (big, 'y', CSV_MAX_FIELD);
   memcpy (big + CSV_MAX_FIELD, "\n", 2);
   const char *t = transcript (big, CSV_MAX_FIELD + 1, 0, 0);
-  assert_int_equal (strlen (t), 3 + CSV_MAX_FIELD + 3 + 4); /* "L1:[" y… "]\n" "EOF\n" */
+  assert_int_equal (strlen (t),
+                    3 + CSV_MAX_FIELD + 3 + 4); /* "L1:[" y… "]\n" "EOF\n" */
   free (big);
 
   /* too many fields */
@@ -195,8 +201,8 @@ test_taxes_ok (void **state)
   struct import_tax t[IMPORT_MAX_TAXES];
   size_t n;
   char msg[200], back[200];
-  assert_true (import_taxes_parse ("IVA:0.16;IEPS:0.08;RET-ISR:0.0125",
-                                   t, &n, msg, sizeof msg));
+  assert_true (import_taxes_parse ("IVA:0.16;IEPS:0.08;RET-ISR:0.0125", t, &n,
+                                   msg, sizeof msg));
   assert_int_equal (n, 3);
   assert_string_equal (t[0].type, "IVA");
   assert_int_equal (t[0].rate, 160000);
@@ -254,7 +260,8 @@ test_taxes_bad (void **state)
     { "IVA:-0.16", "must be a decimal" },
     { "IVA:0.1600001", "must be a decimal" },
     { "IVA:0.16;IEPS:0.08;RET-ISR:0.0125;RET-IVA:0.106667;IEPS:0.08;"
-      "IVA:0;IVA:0;IVA:0;IVA:0", "IEPS appears twice" },
+      "IVA:0;IVA:0;IVA:0;IVA:0",
+      "IEPS appears twice" },
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     {
