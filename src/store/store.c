@@ -335,6 +335,22 @@ backoff (int attempt)
   nanosleep (&ts, NULL);
 }
 
+/* If r's connection is broken, replaces it with a fresh one (counting an
+ * attempt) and returns true; false if it is healthy or none can be had
+ * (then r->f.c is NULL). */
+static bool
+reconnect (struct run *r)
+{
+  if (r->f.c == NULL || r->s->bk->healthy (r->f.c))
+    return false;
+  log_warn ("store: database connection lost; reconnecting");
+  pool_put (r->s, r->f.c); /* drops it */
+  r->f.c = pool_get (r->s);
+  r->attempt++;
+  __atomic_add_fetch (&r->s->retries, 1, __ATOMIC_RELAXED);
+  return r->f.c != NULL;
+}
+
 /* Starts an attempt (state 0) or finishes one and decides whether to try
  * again.  Returns true when the body should run. */
 static bool
@@ -363,6 +379,8 @@ run_next (struct run *r, enum store_status *st)
           int rc = tx_begin (r);
           if (rc == BK_DONE)
             break;
+          if (rc == BK_HARD && r->attempt < MAX_RETRIES && reconnect (r))
+            continue; /* a pooled connection had died (server restart) */
           if (rc == BK_SOFT && r->attempt < MAX_RETRIES)
             {
               r->attempt++;
@@ -387,6 +405,21 @@ run_next (struct run *r, enum store_status *st)
     }
   for (;;)
     {
+      /* The connection died inside the body: nothing can have been
+       * committed, so the whole transaction runs again on a new one. */
+      if (*st == STORE_HARD && r->attempt < MAX_RETRIES && reconnect (r))
+        {
+          int rc = tx_begin (r);
+          if (rc == BK_DONE)
+            return true;
+          *st = rc == BK_SOFT ? STORE_SOFT : STORE_HARD;
+          continue;
+        }
+      if (r->f.c == NULL)
+        {
+          *st = STORE_HARD; /* no connection to be had */
+          break;
+        }
       if (r->mode == RUN_AUTO)
         ; /* nothing to commit or roll back */
       else if (*st >= 0 && !(r->f.poisoned && s->bk->dialect == STORE_PG))

@@ -881,6 +881,47 @@ test_soft_retry (void)
     }
 }
 
+/* PostgreSQL restarted or a connection killed: the pooled connection is
+ * dead; the next call reconnects and runs its transaction again. */
+static void
+test_reconnect (void)
+{
+  if (strcmp (backend, "pg") != 0)
+    return;
+  struct store *s = open_store ("application_name=facturo_kill&pool=1");
+  int64_t a = make_tenant (s, "reconnect");
+  PGconn *pg = PQconnectdb (url);
+  REQUIRE (PQstatus (pg) == CONNECTION_OK);
+  const char *kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE application_name = 'facturo_kill'";
+  for (int round = 0; round < 2; round++)
+    {
+      PGresult *r = PQexec (pg, kill);
+      CHECK (PQresultStatus (r) == PGRES_TUPLES_OK && PQntuples (r) == 1);
+      PQclear (r);
+      struct timespec ts = { 0, 50 * 1000000L };
+      nanosleep (&ts, NULL);
+      uint64_t before = store_retries (s);
+      if (round == 0)
+        {
+          struct store_tenant t = { 0 };
+          CHECK (store_tenant_get (s, a, &t)
+                 == STORE_ONE); /* autocommit read */
+          store_tenant_clear (&t);
+        }
+      else
+        {
+          struct count_arg c = { 0, a, "AFTER-KILL" };
+          CHECK (store_tx (s, branch_tx, &c) == STORE_ONE); /* transaction */
+          struct store_branch b;
+          CHECK (store_branch_find_code (s, a, "AFTER-KILL", &b) == STORE_ONE);
+        }
+      CHECK (store_retries (s) > before);
+    }
+  PQfinish (pg);
+  store_close (s);
+}
+
 /* ------------------------------------------------------------------ */
 /* Concurrency: gapless folios, one invoice per ticket, job claims      */
 /* ------------------------------------------------------------------ */
@@ -1413,6 +1454,7 @@ main (int argc, char **argv)
   test_isolation ();
   test_idempotency_two_connections ();
   test_soft_retry ();
+  test_reconnect ();
   test_gapless_folios ();
   test_ticket_one_invoice ();
   test_jobs ();
