@@ -225,6 +225,7 @@ enum store_status store_branch_find_code (struct store *s, int64_t tenant_id,
 /* Updates name and zip. */
 enum store_status store_branch_update (struct store *s, int64_t tenant_id,
                                        const struct store_branch *b);
+/* STORE_NONE if absent or if tickets refer to the branch (kept then). */
 enum store_status store_branch_delete (struct store *s, int64_t tenant_id,
                                        int64_t id);
 /* All branches of the tenant ordered by code; free() *out. */
@@ -642,7 +643,8 @@ struct store_event
 };
 void store_event_clear (struct store_event *e);
 void store_event_list_free (struct store_event *a, size_t n);
-/* at 0 = now.  detail may be NULL.  Sets *id if id is not NULL. */
+/* at 0 = now.  detail may be NULL.  Sets *id if id is not NULL.
+ * STORE_NONE if the tenant has no such invoice. */
 enum store_status store_event_add (struct store *s, int64_t tenant_id,
                                    int64_t invoice_id, int64_t at,
                                    const char *kind, const char *actor,
