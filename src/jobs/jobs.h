@@ -151,6 +151,32 @@ enum store_status mail_track_opened (struct store *s,
 enum store_status mail_track_downloaded (struct store *s,
                                          const struct mail_link *l);
 
+/* What GET /d/{token} answers. */
+struct mail_download
+{
+  int status;               /* 200, 404 (bad/expired link, no such
+                               invoice or document), 503 (store error) */
+  unsigned char *body;      /* the document when 200; owned */
+  size_t len;
+  const char *content_type; /* "application/pdf" | "application/xml" */
+  char filename[160];       /* "<series><folio>_<UUID>.pdf" for
+                               Content-Disposition: attachment */
+};
+
+/* The whole of GET /d/{token}: checks the link, reads the invoice's PDF
+ * or XML, records "downloaded" (a failure to record is logged, the
+ * document still served).  out is filled (clear it afterwards). */
+void mail_download (struct store *s, const uint8_t secret[TOKEN_SECRET_BYTES],
+                    const char *token, time_t now,
+                    struct mail_download *out);
+void mail_download_clear (struct mail_download *d);
+
+/* The whole of GET /t/{token}.gif except the answer: checks the token
+ * (".gif" suffix allowed) and records "opened" if it is good.  Answer
+ * 200 image/gif with mail_pixel_gif whatever happened. */
+void mail_pixel_hit (struct store *s, const uint8_t secret[TOKEN_SECRET_BYTES],
+                     const char *token, time_t now);
+
 /* The 1x1 transparent GIF to answer /t/ with (43 bytes, image/gif). */
 extern const unsigned char mail_pixel_gif[];
 extern const size_t mail_pixel_gif_len;

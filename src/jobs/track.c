@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "util/log.h"
+
 #define PURPOSE_DL "mail-dl"
 #define PURPOSE_OPEN "mail-open"
 
@@ -180,4 +182,87 @@ mail_track_downloaded (struct store *s, const struct mail_link *l)
 {
   struct track_arg a = { l, "downloaded" };
   return store_tx (s, tx_track, &a);
+}
+
+/* The attachment name the mail used: <series><folio>_<UUID>.<ext>. */
+static void
+file_name (const struct store_invoice *inv, const char *ext, char *out,
+           size_t size)
+{
+  char folio[24] = "";
+  if (inv->folio > 0)
+    snprintf (folio, sizeof folio, "%" PRId64, inv->folio);
+  if (inv->series[0] || folio[0])
+    snprintf (out, size, "%s%s_%s.%s", inv->series, folio, inv->uuid, ext);
+  else
+    snprintf (out, size, "%s.%s", inv->uuid[0] ? inv->uuid : "factura", ext);
+}
+
+void
+mail_download (struct store *s, const uint8_t secret[TOKEN_SECRET_BYTES],
+               const char *token, time_t now, struct mail_download *out)
+{
+  memset (out, 0, sizeof *out);
+  out->status = 404;
+  struct mail_link l;
+  if (!mail_link_check_download (secret, token, now, &l))
+    return;
+  struct store_invoice inv = { 0 };
+  enum store_status st
+      = store_invoice_get (s, l.tenant_id, l.invoice_id, true, &inv);
+  if (st != STORE_ONE)
+    {
+      out->status = st == STORE_NONE ? 404 : 503;
+      store_invoice_clear (&inv);
+      return;
+    }
+  bool pdf = strcmp (l.file, "pdf") == 0;
+  unsigned char **doc = pdf ? &inv.pdf : &inv.xml;
+  size_t len = pdf ? inv.pdf_len : inv.xml_len;
+  if (*doc == NULL)
+    {
+      store_invoice_clear (&inv);
+      return;
+    }
+  out->body = *doc;
+  out->len = len;
+  *doc = NULL;
+  out->content_type = pdf ? "application/pdf" : "application/xml";
+  file_name (&inv, l.file, out->filename, sizeof out->filename);
+  out->status = 200;
+  store_invoice_clear (&inv);
+  if (mail_track_downloaded (s, &l) < 0)
+    log_warn ("mail: download of invoice %" PRId64 "/%" PRId64
+              " not recorded",
+              l.tenant_id, l.invoice_id);
+}
+
+void
+mail_download_clear (struct mail_download *d)
+{
+  if (d == NULL)
+    return;
+  free (d->body);
+  memset (d, 0, sizeof *d);
+}
+
+void
+mail_pixel_hit (struct store *s, const uint8_t secret[TOKEN_SECRET_BYTES],
+                const char *token, time_t now)
+{
+  if (token == NULL)
+    return;
+  size_t n = strlen (token);
+  if (n > 4096)
+    return;
+  char *t = xstrndup (token, n);
+  if (n > 4 && strcmp (t + n - 4, ".gif") == 0)
+    t[n - 4] = '\0';
+  struct mail_link l;
+  if (mail_link_check_pixel (secret, t, now, &l)
+      && mail_track_opened (s, &l) < 0)
+    log_warn ("mail: opening of invoice %" PRId64 "/%" PRId64
+              " not recorded",
+              l.tenant_id, l.invoice_id);
+  free (t);
 }

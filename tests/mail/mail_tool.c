@@ -359,6 +359,28 @@ cmd_track (int argc, char **argv)
   mail_link_check_download (test_secret, dtok, now, &l);
   if (bad == 0 && mail_track_downloaded (s, &l) < 0)
     bad |= 512;
+  /* the route helpers: a good link serves the stored PDF, a forged or
+     expired one 404s; the pixel records nothing for a bad token */
+  struct mail_download d;
+  mail_download (s, test_secret, dtok, now, &d);
+  struct store_invoice si = { 0 };
+  store_invoice_get (s, t, inv, true, &si);
+  if (d.status != 200 || strcmp (d.content_type, "application/pdf") != 0
+      || si.pdf == NULL || d.len != si.pdf_len
+      || memcmp (d.body, si.pdf, d.len) != 0
+      || strstr (d.filename, si.uuid) == NULL
+      || strcmp (d.filename + strlen (d.filename) - 4, ".pdf") != 0)
+    bad |= 1024;
+  store_invoice_clear (&si);
+  mail_download_clear (&d);
+  mail_download (s, test_secret, forged, now, &d);
+  if (d.status != 404 || d.body != NULL)
+    bad |= 2048;
+  mail_download (s, test_secret, dtok, now + 3600, &d);
+  if (d.status != 404)
+    bad |= 4096;
+  mail_pixel_hit (s, test_secret, "garbage.gif", now);
+  mail_pixel_hit (s, test_secret, px.data + 24, now); /* "TOKEN.gif" */
   printf ("%s %d\n", bad ? "BAD" : "OK", bad);
   free (forged);
   free (ptok);
