@@ -443,6 +443,16 @@ write_pagos (struct w *w, const struct invoice *inv)
       xattr (w, "Monto", fmt (b, p->amount, p->decimals));
       if (p->operation)
         xattr (w, "NumOperacion", p->operation);
+      if (p->payer_rfc)
+        xattr (w, "RfcEmisorCtaOrd", p->payer_rfc);
+      if (p->payer_bank)
+        xattr (w, "NomBancoOrdExt", p->payer_bank);
+      if (p->payer_account)
+        xattr (w, "CtaOrdenante", p->payer_account);
+      if (p->payee_rfc)
+        xattr (w, "RfcEmisorCtaBen", p->payee_rfc);
+      if (p->payee_account)
+        xattr (w, "CtaBeneficiario", p->payee_account);
       for (size_t j = 0; j < p->n_docs; j++)
         {
           const struct invoice_payment_doc *dr = &p->docs[j];

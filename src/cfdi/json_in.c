@@ -420,12 +420,87 @@ read_payment_doc (const json_t *o, size_t i, size_t j,
   return true;
 }
 
+/* SAT's pattern for CtaOrdenante / CtaBeneficiario (the per-form patterns
+ * of c_FormaPago are checked by the PAC). */
+static bool
+valid_account (const char *s)
+{
+  size_t n = strlen (s);
+  if (n < 10 || n > 50)
+    return false;
+  for (; *s; s++)
+    if (!isupper ((unsigned char)*s) && !isdigit ((unsigned char)*s)
+        && *s != '_')
+      return false;
+  return true;
+}
+
+/* The ordering and beneficiary accounts of a Pago (Pagos 2.0): only for
+ * the forms c_FormaPago marks as bancarized. */
+static bool
+read_bank_fields (const json_t *o, const char *p, struct invoice_payment *pm,
+                  struct ferr *err)
+{
+  char f[128];
+  struct
+  {
+    const char *key;
+    char **dst;
+    size_t max;
+    int kind; /* 0 RFC, 1 account, 2 text */
+  } fields[] = {
+    { "payer_bank_tax_id", &pm->payer_rfc, 13, 0 },
+    { "payer_bank_name", &pm->payer_bank, 300, 2 },
+    { "payer_account", &pm->payer_account, 50, 1 },
+    { "payee_bank_tax_id", &pm->payee_rfc, 13, 0 },
+    { "payee_account", &pm->payee_account, 50, 1 },
+  };
+  const struct catalog_payment_form *pf = catalog_payment_form (pm->form);
+  for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
+    {
+      const json_t *v = json_object_get (o, fields[k].key);
+      if (v == NULL)
+        continue;
+      snprintf (f, sizeof f, "%s.%s", p, fields[k].key);
+      if (pf == NULL || !pf->banked)
+        return ferr_set (err, "payment_not_banked", f,
+                         "%s is only for bank payment forms",
+                         "%s solo aplica a formas de pago bancarizadas", f);
+      if (!invoice_json_text (v, f, fields[k].max, true, fields[k].dst, err))
+        return false;
+      const char *s = *fields[k].dst;
+      if (fields[k].kind == 0 && strcmp (s, "XEXX010101000") != 0
+          && (strcmp (s, "XAXX010101000") == 0
+              || !rfc_check_shape (s, NULL, NULL)))
+        return ferr_set (err, "rfc_format", f, "%s must be an RFC",
+                         "%s debe ser un RFC", f);
+      if (fields[k].kind == 1 && !valid_account (s))
+        return ferr_set (err, "account_format", f,
+                         "%s must be 10 to 50 upper-case letters, digits "
+                         "or _",
+                         "%s debe tener de 10 a 50 letras mayúsculas, "
+                         "dígitos o _",
+                         f);
+    }
+  return true;
+}
+
 static bool
 read_payments (const json_t *arr, struct invoice *inv, struct ferr *err)
 {
-  static const char *const keys[]
-      = { "date",   "payment_form",     "currency",          "exchange",
-          "amount", "operation_number", "related_documents", NULL };
+  static const char *const keys[] = { "date",
+                                      "payment_form",
+                                      "currency",
+                                      "exchange",
+                                      "amount",
+                                      "operation_number",
+                                      "payer_bank_tax_id",
+                                      "payer_bank_name",
+                                      "payer_account",
+                                      "payee_bank_tax_id",
+                                      "payee_account",
+                                      "related_documents",
+                                      NULL };
   char p[64], f[128];
   if (!json_is_array (arr) || json_array_size (arr) == 0)
     return ferr_set (err, "required", "payments",
@@ -481,6 +556,8 @@ read_payments (const json_t *arr, struct invoice *inv, struct ferr *err)
       if (!invoice_json_text (json_object_get (o, "operation_number"),
                               PF ("operation_number"), 100, false,
                               &pm->operation, err))
+        return false;
+      if (!read_bank_fields (o, p, pm, err))
         return false;
       const json_t *docs = json_object_get (o, "related_documents");
       if (!json_is_array (docs) || json_array_size (docs) == 0)

@@ -150,6 +150,11 @@ invoice_free (struct invoice *inv)
     {
       struct invoice_payment *p = &inv->payments[i];
       free (p->operation);
+      free (p->payer_rfc);
+      free (p->payer_bank);
+      free (p->payer_account);
+      free (p->payee_rfc);
+      free (p->payee_account);
       for (size_t j = 0; j < p->n_docs; j++)
         {
           free (p->docs[j].series);

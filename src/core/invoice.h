@@ -177,8 +177,13 @@ struct invoice_payment
   char currency[4]; /* MonedaP */
   int64_t exchange; /* TipoCambioP, micros (1000000 for MXN) */
   bool has_exchange;
-  int64_t amount;  /* Monto, micros of MonedaP */
-  char *operation; /* NumOperacion (optional) */
+  int64_t amount;      /* Monto, micros of MonedaP */
+  char *operation;     /* NumOperacion (optional) */
+  char *payer_rfc;     /* RfcEmisorCtaOrd (optional; bancarized forms) */
+  char *payer_bank;    /* NomBancoOrdExt (optional) */
+  char *payer_account; /* CtaOrdenante (optional) */
+  char *payee_rfc;     /* RfcEmisorCtaBen (optional) */
+  char *payee_account; /* CtaBeneficiario (optional) */
   size_t n_docs;
   struct invoice_payment_doc *docs; /* owned array */
   /* computed: ImpuestosP (sums of BaseDR/ImporteDR ÷ EquivalenciaDR) */

@@ -398,11 +398,11 @@ test_generated_ingreso_egreso (void **state)
       else
         buf_puts (&b, ",\"payment_form\":\"01\",\"payment_method\":\"PUE\"");
       if (rnd (5) == 0)
-        buf_printf (&b, ",\"currency\":\"%s\",\"exchange\":\"%s\"",
-                    (const char *[]){ "USD", "EUR", "JPY", "KWD",
-                                      "CLF" }[k % 5],
-                    (const char *[]){ "17.2345", "19.01", "0.1234", "60.5",
-                                      "35000.1234" }[k % 5]);
+        buf_printf (
+            &b, ",\"currency\":\"%s\",\"exchange\":\"%s\"",
+            (const char *[]){ "USD", "EUR", "JPY", "KWD", "CLF" }[k % 5],
+            (const char *[]){ "17.2345", "19.01", "0.1234", "60.5",
+                              "35000.1234" }[k % 5]);
       if (rnd (4) == 0)
         buf_puts (&b, ",\"conditions\":\"  Crédito  a 30 días & <sin> "
                       "recargo \\\"neto\\\"  \"");
@@ -461,11 +461,18 @@ test_generated_pagos (void **state)
               docs_amount[j] = (int64_t)(1 + rnd (4000)) * 175 * 10000;
               sum += docs_amount[j];
             }
+          const char *form
+              = PICK (((const char *[]){ "01", "02", "03", "28" }));
           buf_printf (&b,
                       "%s{\"date\":\"2026-%02u-%02uT12:00:00\","
                       "\"payment_form\":\"%s\"",
-                      i ? "," : "", 1 + rnd (10), 1 + rnd (28),
-                      PICK (((const char *[]){ "01", "02", "03", "28" })));
+                      i ? "," : "", 1 + rnd (10), 1 + rnd (28), form);
+          if (strcmp (form, "01") != 0 && rnd (2))
+            buf_puts (&b, ",\"payer_bank_tax_id\":\"BMI9704113PA\","
+                          "\"payer_bank_name\":\"Banco  Ñ & <Cía>\","
+                          "\"payer_account\":\"0001970000\","
+                          "\"payee_bank_tax_id\":\"BBA830831LJ2\","
+                          "\"payee_account\":\"0198005000\"");
           if (usd)
             buf_puts (&b, ",\"currency\":\"USD\",\"exchange\":\"17.5\"");
           buf_puts (&b, ",\"amount\":");

@@ -119,6 +119,8 @@ test_examples (void **state)
   assert_string_equal (inv.receiver.use, "CP01");
   assert_string_equal (inv.payment_form, "");
   assert_int_equal (inv.pay_totals.total, 15000000000);
+  assert_string_equal (inv.payments[0].payer_rfc, "BMI9704113PA");
+  assert_string_equal (inv.payments[0].payee_account, "0198005000");
   invoice_free (&inv);
   json_decref (j);
 
@@ -281,6 +283,12 @@ static const struct bad bads[] = {
     "payments[0].related_documents[0].taxes", "tax_base_missing" },
   { "pago", "payments.0.related_documents.0.tax_object", "\"01\"",
     "payments[0].related_documents[0].tax_object", "tax_object" },
+  { "pago", "payments.0.payment_form", "\"01\"",
+    "payments[0].payer_bank_tax_id", "payment_not_banked" },
+  { "pago", "payments.0.payer_account", "\"12-34\"",
+    "payments[0].payer_account", "account_format" },
+  { "pago", "payments.0.payee_bank_tax_id", "\"BANK\"",
+    "payments[0].payee_bank_tax_id", "rfc_format" },
   { "pago", "payments.0.related_documents.0.paid", "1",
     "payments[0].related_documents[0].paid", "unknown_field" },
 };
