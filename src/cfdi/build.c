@@ -766,6 +766,20 @@ global_next (cfdi_concept_fn next, void *arg, size_t i, int d,
                 "ticket");
       return -1;
     }
+  if (strcmp (it->product_key, "01010101") != 0
+      || strcmp (it->unit_key, "ACT") != 0
+      || strcmp (it->description, "Venta") != 0 || it->quantity != MONEY_SCALE)
+    {
+      char f[48];
+      snprintf (f, sizeof f, "items[%zu]", i);
+      invoice_item_clear (it);
+      ferr_set (err, "global_concepto", f,
+                "a global invoice concepto is 01010101, ACT, \"Venta\", "
+                "quantity 1",
+                "un concepto de factura global es 01010101, ACT, \"Venta\", "
+                "cantidad 1");
+      return -1;
+    }
   if (!invoice_item_compute (it, d, i, err))
     {
       invoice_item_clear (it);

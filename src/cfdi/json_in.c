@@ -583,6 +583,54 @@ read_payments (const json_t *arr, struct invoice *inv, struct ferr *err)
   return true;
 }
 
+/* SAT's Guía de llenado del CFDI global: one concepto per ticket, with
+ * ClaveProdServ 01010101, ClaveUnidad ACT, Descripcion "Venta", Cantidad 1
+ * and the ticket number in NoIdentificacion. */
+static bool
+check_global_items (const struct invoice *inv, struct ferr *err)
+{
+  char f[96];
+  for (size_t i = 0; i < inv->n_items; i++)
+    {
+      const struct invoice_item *it = &inv->items[i];
+      if (it->sku == NULL)
+        {
+          snprintf (f, sizeof f, "items[%zu].product.sku", i);
+          return ferr_set (err, "global_ticket_number", f,
+                           "%s: a global invoice's concepto carries the "
+                           "ticket number",
+                           "%s: el concepto de una factura global lleva el "
+                           "número de ticket",
+                           f);
+        }
+      const char *bad
+          = strcmp (it->product_key, "01010101") != 0 ? "product_key"
+            : strcmp (it->unit_key, "ACT") != 0       ? "unit_key"
+            : strcmp (it->description, "Venta") != 0  ? "description"
+                                                      : NULL;
+      if (bad != NULL)
+        {
+          snprintf (f, sizeof f, "items[%zu].product.%s", i, bad);
+          return ferr_set (err, "global_concepto", f,
+                           "%s: a global invoice's concepto is 01010101, "
+                           "ACT, \"Venta\"",
+                           "%s: el concepto de una factura global es "
+                           "01010101, ACT, \"Venta\"",
+                           f);
+        }
+      if (it->quantity != MONEY_SCALE)
+        {
+          snprintf (f, sizeof f, "items[%zu].quantity", i);
+          return ferr_set (err, "global_concepto", f,
+                           "%s: a global invoice's concepto has quantity 1",
+                           "%s: el concepto de una factura global tiene "
+                           "cantidad 1",
+                           f);
+        }
+    }
+  return true;
+}
+
 bool
 cfdi_invoice_from_json (const json_t *root, struct invoice *inv,
                         struct ferr *err)
@@ -795,6 +843,8 @@ cfdi_invoice_from_json (const json_t *root, struct invoice *inv,
         return ferr_set (err, "required", "items", "items is required",
                          "items es obligatorio");
       if (!invoice_items_from_json (items, inv, err))
+        return false;
+      if (inv->global.present && !check_global_items (inv, err))
         return false;
     }
   return invoice_compute (inv, err);
