@@ -120,20 +120,20 @@ struct mail_link
   char file[4]; /* "pdf" or "xml" for downloads, "" for the pixel */
 };
 
-/* Appends base_url "/d/" TOKEN: a download link for file ("pdf"|"xml")
+/* Appends base_url "/_mail/d/" TOKEN: a download link for file ("pdf"|"xml")
  * valid until `expires` (UTC seconds). */
 void mail_link_download (const uint8_t secret[TOKEN_SECRET_BYTES],
                          const char *base_url, int64_t tenant_id,
                          int64_t invoice_id, int64_t job_id,
                          const char *file, time_t expires, struct buf *out);
 
-/* Appends base_url "/t/" TOKEN ".gif": the tracking image. */
+/* Appends base_url "/_mail/t/" TOKEN ".gif": the tracking image. */
 void mail_link_pixel (const uint8_t secret[TOKEN_SECRET_BYTES],
                       const char *base_url, int64_t tenant_id,
                       int64_t invoice_id, int64_t job_id, time_t expires,
                       struct buf *out);
 
-/* Checks the TOKEN part of a /d/ link (or of a /t/ link, without its
+/* Checks the TOKEN part of a /_mail/d/ link (or of a /_mail/t/ link, without its
  * ".gif") at time now.  False if forged, expired or malformed. */
 bool mail_link_check_download (const uint8_t secret[TOKEN_SECRET_BYTES],
                                const char *token, time_t now,
@@ -151,7 +151,7 @@ enum store_status mail_track_opened (struct store *s,
 enum store_status mail_track_downloaded (struct store *s,
                                          const struct mail_link *l);
 
-/* What GET /d/{token} answers. */
+/* What GET /_mail/d/{token} answers. */
 struct mail_download
 {
   int status;               /* 200, 404 (bad/expired link, no such
@@ -163,7 +163,7 @@ struct mail_download
                                Content-Disposition: attachment */
 };
 
-/* The whole of GET /d/{token}: checks the link, reads the invoice's PDF
+/* The whole of GET /_mail/d/{token}: checks the link, reads the invoice's PDF
  * or XML, records "downloaded" (a failure to record is logged, the
  * document still served).  out is filled (clear it afterwards). */
 void mail_download (struct store *s, const uint8_t secret[TOKEN_SECRET_BYTES],
@@ -171,13 +171,13 @@ void mail_download (struct store *s, const uint8_t secret[TOKEN_SECRET_BYTES],
                     struct mail_download *out);
 void mail_download_clear (struct mail_download *d);
 
-/* The whole of GET /t/{token}.gif except the answer: checks the token
+/* The whole of GET /_mail/t/{token}.gif except the answer: checks the token
  * (".gif" suffix allowed) and records "opened" if it is good.  Answer
  * 200 image/gif with mail_pixel_gif whatever happened. */
 void mail_pixel_hit (struct store *s, const uint8_t secret[TOKEN_SECRET_BYTES],
                      const char *token, time_t now);
 
-/* The 1x1 transparent GIF to answer /t/ with (43 bytes, image/gif). */
+/* The 1x1 transparent GIF to answer /_mail/t/ with (43 bytes, image/gif). */
 extern const unsigned char mail_pixel_gif[];
 extern const size_t mail_pixel_gif_len;
 

@@ -50,7 +50,7 @@ mail_link_download (const uint8_t secret[TOKEN_SECRET_BYTES],
                     int64_t invoice_id, int64_t job_id, const char *file,
                     time_t expires, struct buf *out)
 {
-  make (secret, PURPOSE_DL, base_url, "/d/", tenant_id, invoice_id, job_id,
+  make (secret, PURPOSE_DL, base_url, "/_mail/d/", tenant_id, invoice_id, job_id,
         file, expires, "", out);
 }
 
@@ -59,7 +59,7 @@ mail_link_pixel (const uint8_t secret[TOKEN_SECRET_BYTES],
                  const char *base_url, int64_t tenant_id, int64_t invoice_id,
                  int64_t job_id, time_t expires, struct buf *out)
 {
-  make (secret, PURPOSE_OPEN, base_url, "/t/", tenant_id, invoice_id,
+  make (secret, PURPOSE_OPEN, base_url, "/_mail/t/", tenant_id, invoice_id,
         job_id, "", expires, ".gif", out);
 }
 

@@ -323,8 +323,8 @@ cmd_track (int argc, char **argv)
                       "pdf", now + 60, &dl);
   mail_link_pixel (test_secret, "https://f.example.com", t, inv, job,
                    now + 60, &px);
-  const char *dtok = dl.data + strlen ("https://f.example.com/d/");
-  char *ptok = strdup (px.data + strlen ("https://f.example.com/t/"));
+  const char *dtok = dl.data + strlen ("https://f.example.com/_mail/d/");
+  char *ptok = strdup (px.data + strlen ("https://f.example.com/_mail/t/"));
   *strrchr (ptok, '.') = '\0'; /* drop ".gif" */
   struct mail_link l;
   int bad = 0;
@@ -347,7 +347,7 @@ cmd_track (int argc, char **argv)
   if (!mail_link_check_pixel (test_secret, ptok, now, &lp)
       || lp.job_id != job || lp.file[0] != '\0')
     bad |= 32;
-  if (strncmp (px.data, "https://f.example.com/t/", 24) != 0
+  if (strncmp (px.data, "https://f.example.com/_mail/t/", 30) != 0
       || strcmp (px.data + px.len - 4, ".gif") != 0)
     bad |= 64;
   if (mail_pixel_gif_len != 43 || memcmp (mail_pixel_gif, "GIF89a", 6) != 0)
@@ -380,7 +380,7 @@ cmd_track (int argc, char **argv)
   if (d.status != 404)
     bad |= 4096;
   mail_pixel_hit (s, test_secret, "garbage.gif", now);
-  mail_pixel_hit (s, test_secret, px.data + 24, now); /* "TOKEN.gif" */
+  mail_pixel_hit (s, test_secret, px.data + 30, now); /* "TOKEN.gif" */
   printf ("%s %d\n", bad ? "BAD" : "OK", bad);
   free (forged);
   free (ptok);

@@ -111,8 +111,8 @@ check(len(xml_a) == 1 and xml_a[0].get_payload(decode=True) == xml
 text = msg.get_body(('plain',)).get_content()
 html = msg.get_body(('html',)).get_content()
 check('1,234.50 MXN' in text and 'Señora Pérez' in text
-      and 'https://facturo.example.com/d/' in text, 'text body')
-check('https://facturo.example.com/t/' in html and '.gif"' in html
+      and 'https://facturo.example.com/_mail/d/' in text, 'text body')
+check('https://facturo.example.com/_mail/t/' in html and '.gif"' in html
       and 'Descargar PDF' in html and 'Cafetería Ñandú' in html,
       'HTML body with links and tracking image')
 uuid = xml_a[0].get_filename().split('_')[1][:-4]
