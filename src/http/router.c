@@ -21,6 +21,7 @@
 #include "api/issue.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "web/portal.h"
 
 /* Deepest JSON nesting any request body may have (a ticket needs 6). */
 #define BODY_MAX_DEPTH 10
@@ -56,6 +57,19 @@ const struct route http_routes[] = {
   { "GET",    "/v1/customers/{id}",          api_customers_get_id,         AUTH_API_KEY, 0 },
   { "PATCH",  "/v1/customers/{id}",          api_customers_patch_id,       AUTH_API_KEY, API_MAX_BODY_SMALL },
   { "DELETE", "/v1/customers/{id}",          api_customers_delete_id,      AUTH_API_KEY, 0 },
+
+  /* Self-invoicing portal (web/portal.c): HTML pages, form bodies. */
+  { "GET",    "/static/{file}",              portal_get_static,            AUTH_PUBLIC,  0 },
+  { "GET",    "/{merchant}/",                portal_get_index,             AUTH_PUBLIC,  0 },
+  { "GET",    "/{merchant}/theme.css",       portal_get_theme,             AUTH_PUBLIC,  0 },
+  { "GET",    "/{merchant}/logo",            portal_get_logo,              AUTH_PUBLIC,  0 },
+  { "GET",    "/{merchant}/t/{key}",         portal_get_ticket,            AUTH_PUBLIC,  0 },
+  { "POST",   "/{merchant}/lookup",          portal_post_lookup,           AUTH_PUBLIC,  PORTAL_MAX_BODY },
+  { "POST",   "/{merchant}/data",            portal_post_data,             AUTH_PUBLIC,  PORTAL_MAX_BODY },
+  { "POST",   "/{merchant}/confirm",         portal_post_confirm,          AUTH_PUBLIC,  PORTAL_MAX_BODY },
+  { "POST",   "/{merchant}/resend",          portal_post_resend,           AUTH_PUBLIC,  PORTAL_MAX_BODY },
+  { "POST",   "/{merchant}/forget",          portal_post_forget,           AUTH_PUBLIC,  PORTAL_MAX_BODY },
+  { "GET",    "/{merchant}/dl/{token}",      portal_get_download,          AUTH_PUBLIC,  0 },
 
   { NULL, NULL, NULL, AUTH_PUBLIC, 0 }
 };
@@ -260,7 +274,9 @@ router_dispatch (struct req *rq)
 {
   if (rq->body_too_large)
     return reply_error (rq, ERR_BODY_TOO_LARGE, NULL);
-  if (rq->route->max_body > 0)
+  if (rq->route->max_body > 0 && rq->route->pattern[1] == '{')
+    ; /* HTML pages (web/): form bodies, parsed by the handler */
+  else if (rq->route->max_body > 0)
     {
       bool empty = rq->body.len == 0;
       /* POST …/cancel may come without a body: take it as {}. */
