@@ -44,7 +44,7 @@ main (int argc, char **argv)
         return 1;
     }
   clock_gettime (CLOCK_MONOTONIC, &b);
-  double s = (double) (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+  double s = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
   printf ("commits/s %.0f\n", n / s);
   sqlite3_finalize (ins);
   sqlite3_close (db);

@@ -23,7 +23,13 @@
 
 #include "util/buf.h"
 
-enum kind { K_STR, K_UINT, K_LISTEN, K_LEVEL };
+enum kind
+{
+  K_STR,
+  K_UINT,
+  K_LISTEN,
+  K_LEVEL
+};
 
 static const struct setting
 {
@@ -31,12 +37,14 @@ static const struct setting
   const char *env;
   enum kind kind;
   size_t off;
-  size_t size;    /* for K_STR: buffer size */
-  unsigned max;   /* for K_UINT */
+  size_t size;  /* for K_STR: buffer size */
+  unsigned max; /* for K_UINT */
 } settings[] = {
-#define S(k, e, kind, field, max)                                            \
-  { k, e, kind, offsetof (struct app_config, field),                        \
-    sizeof (((struct app_config *) 0)->field), max }
+#define S(k, e, kind, field, max)                                             \
+  {                                                                           \
+    k, e, kind, offsetof (struct app_config, field),                          \
+        sizeof (((struct app_config *)0)->field), max                         \
+  }
   S ("db", "FACTURO_DB", K_STR, db, 0),
   S ("listen", "FACTURO_LISTEN", K_LISTEN, listen_addr, 0),
   S ("base_url", "FACTURO_BASE_URL", K_STR, base_url, 0),
@@ -77,7 +85,7 @@ set_listen (struct app_config *c, const char *v, char *err, size_t errsz)
   char addr[64];
   if (colon == NULL)
     goto bad;
-  size_t alen = (size_t) (colon - v);
+  size_t alen = (size_t)(colon - v);
   const char *a = v;
   if (alen >= 2 && v[0] == '[' && v[alen - 1] == ']')
     {
@@ -96,7 +104,7 @@ set_listen (struct app_config *c, const char *v, char *err, size_t errsz)
   if (colon[1] == '\0' || *end != '\0' || errno != 0 || port > 65535)
     goto bad;
   snprintf (c->listen_addr, sizeof c->listen_addr, "%s", addr);
-  c->listen_port = (unsigned) port;
+  c->listen_port = (unsigned)port;
   return true;
 bad:
   snprintf (err, errsz, "listen: expected ADDR:PORT, got '%s'", v);
@@ -112,7 +120,7 @@ app_config_set (struct app_config *c, const char *key, const char *value,
       const struct setting *s = &settings[i];
       if (strcmp (s->key, key) != 0)
         continue;
-      char *field = (char *) c + s->off;
+      char *field = (char *)c + s->off;
       switch (s->kind)
         {
         case K_STR:
@@ -134,14 +142,14 @@ app_config_set (struct app_config *c, const char *key, const char *value,
             char *end;
             errno = 0;
             unsigned long v = strtoul (value, &end, 10);
-            if (!isdigit ((unsigned char) value[0]) || *end != '\0'
+            if (!isdigit ((unsigned char)value[0]) || *end != '\0'
                 || errno != 0 || v > s->max)
               {
                 snprintf (err, errsz, "%s: expected an integer 0..%u", key,
                           s->max);
                 return false;
               }
-            *(unsigned *) (void *) field = (unsigned) v;
+            *(unsigned *)(void *)field = (unsigned)v;
             return true;
           }
         case K_LISTEN:
@@ -165,10 +173,10 @@ app_config_set (struct app_config *c, const char *key, const char *value,
 static char *
 trim (char *s)
 {
-  while (isspace ((unsigned char) *s))
+  while (isspace ((unsigned char)*s))
     s++;
   size_t n = strlen (s);
-  while (n > 0 && isspace ((unsigned char) s[n - 1]))
+  while (n > 0 && isspace ((unsigned char)s[n - 1]))
     s[--n] = '\0';
   return s;
 }
@@ -188,8 +196,8 @@ app_config_load_file (struct app_config *c, const char *path, char *err,
   int lineno = 0;
   bool ok = true;
   /* strtok_r would skip empty lines and so miscount; walk by hand. */
-  char *p = b.data ? b.data : (char *) "";
-  (void) save;
+  char *p = b.data ? b.data : (char *)"";
+  (void)save;
   while (ok && *p)
     {
       char *nl = strchr (p, '\n');
@@ -256,8 +264,9 @@ app_config_load_env (struct app_config *c, char *err, size_t errsz)
 void
 app_config_print (const struct app_config *c, FILE *f)
 {
-  fprintf (f, "db = %s\n", strncmp (c->db, "postgres", 8) == 0
-                               ? "postgres://(hidden)" : c->db);
+  fprintf (f, "db = %s\n",
+           strncmp (c->db, "postgres", 8) == 0 ? "postgres://(hidden)"
+                                               : c->db);
   fprintf (f, "listen = %s:%u\n", c->listen_addr, c->listen_port);
   fprintf (f, "base_url = %s\n", c->base_url);
   fprintf (f, "threads = %u\nmax_connections = %u\n", c->threads,
@@ -305,7 +314,7 @@ derive (uint8_t key[APP_SECRET_BYTES])
 {
   static const char ctx[] = "facturo/http-secret/v1";
   uint8_t out[APP_SECRET_BYTES];
-  crypto_generichash (out, sizeof out, (const unsigned char *) ctx,
+  crypto_generichash (out, sizeof out, (const unsigned char *)ctx,
                       sizeof ctx - 1, key, APP_SECRET_BYTES);
   memcpy (key, out, sizeof out);
   sodium_memzero (out, sizeof out);
@@ -342,8 +351,8 @@ app_secret_load (struct app *a, char *err, size_t errsz)
         {
           size_t n = strlen (hex);
           hex[n] = '\n';
-          bool ok = write (fd, hex, n + 1) == (ssize_t) (n + 1)
-                    && fsync (fd) == 0;
+          bool ok
+              = write (fd, hex, n + 1) == (ssize_t)(n + 1) && fsync (fd) == 0;
           close (fd);
           hex[n] = '\0';
           if (!ok)
@@ -372,12 +381,10 @@ app_secret_load (struct app *a, char *err, size_t errsz)
       return false;
     }
   struct stat st;
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)
-      || (st.st_mode & 077) != 0)
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || (st.st_mode & 077) != 0)
     {
       close (fd);
-      snprintf (err, errsz, "%s: must be a regular file with mode 0600",
-                path);
+      snprintf (err, errsz, "%s: must be a regular file with mode 0600", path);
       return false;
     }
   ssize_t n = read (fd, hex, sizeof hex - 1);

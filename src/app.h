@@ -25,35 +25,35 @@ struct ratelimit;
 
 struct app_config
 {
-  char db[1024];            /* "sqlite:PATH" or "postgres://…" */
-  char listen_addr[64];     /* numeric IPv4/IPv6 address */
-  unsigned listen_port;     /* 0 = any free port */
-  char base_url[512];       /* public URL, no trailing '/' */
-  unsigned threads;         /* libmicrohttpd thread-pool size */
-  unsigned max_connections; /* concurrent connections accepted */
-  unsigned rate_limit;      /* API requests per second per key (0 = off) */
-  unsigned rate_burst;      /* token-bucket size */
+  char db[1024];             /* "sqlite:PATH" or "postgres://…" */
+  char listen_addr[64];      /* numeric IPv4/IPv6 address */
+  unsigned listen_port;      /* 0 = any free port */
+  char base_url[512];        /* public URL, no trailing '/' */
+  unsigned threads;          /* libmicrohttpd thread-pool size */
+  unsigned max_connections;  /* concurrent connections accepted */
+  unsigned rate_limit;       /* API requests per second per key (0 = off) */
+  unsigned rate_burst;       /* token-bucket size */
   unsigned shutdown_timeout; /* seconds to wait for in-flight requests */
-  unsigned timeout;         /* idle connection timeout, seconds */
-  char secret_file[1024];   /* "" = next to the SQLite file */
-  char log_level[16];       /* debug | info | warn | error */
-  char config_file[1024];   /* the file read, "" if none */
+  unsigned timeout;          /* idle connection timeout, seconds */
+  char secret_file[1024];    /* "" = next to the SQLite file */
+  char log_level[16];        /* debug | info | warn | error */
+  char config_file[1024];    /* the file read, "" if none */
 };
 
 struct app
 {
   struct app_config cfg;
-  struct store *store;        /* owned; opened by serve */
-  struct metrics *metrics;    /* owned */
-  struct ratelimit *ratelimit; /* owned */
+  struct store *store;              /* owned; opened by serve */
+  struct metrics *metrics;          /* owned */
+  struct ratelimit *ratelimit;      /* owned */
   uint8_t secret[APP_SECRET_BYTES]; /* server secret (tokens); wiped at exit */
-  volatile int stopping;      /* set once SIGTERM/SIGINT arrived */
+  volatile int stopping;            /* set once SIGTERM/SIGINT arrived */
   /* SQLite group commit (api/common.c): POSTs waiting to write queue
    * here; one of them runs the whole queue in one transaction. */
   pthread_mutex_t write_mu;
   pthread_cond_t write_cv;
-  void *write_queue;          /* struct post_tx list, FIFO */
-  bool write_leader;          /* a batch is being written */
+  void *write_queue; /* struct post_tx list, FIFO */
+  bool write_leader; /* a batch is being written */
 };
 
 /* Fills c with the built-in defaults. */
@@ -62,13 +62,13 @@ void app_config_defaults (struct app_config *c);
 /* Sets one setting by its key ("db", "listen", "base_url", "threads", …,
  * the names of docs/operations.md).  False (with a one-line reason in
  * err) for an unknown key or an invalid value. */
-bool app_config_set (struct app_config *c, const char *key,
-                     const char *value, char *err, size_t errsz);
+bool app_config_set (struct app_config *c, const char *key, const char *value,
+                     char *err, size_t errsz);
 
 /* Reads a config file of "key = value" lines ('#' starts a comment,
  * blank lines ignored) into c.  False with a reason naming the line. */
-bool app_config_load_file (struct app_config *c, const char *path,
-                           char *err, size_t errsz);
+bool app_config_load_file (struct app_config *c, const char *path, char *err,
+                           size_t errsz);
 
 /* Applies every FACTURO_<KEY> environment variable that is set. */
 bool app_config_load_env (struct app_config *c, char *err, size_t errsz);

@@ -12,8 +12,8 @@
 #include "http/http.h"
 
 /* Body limits, bytes (the router refuses larger bodies with 413). */
-#define API_MAX_BODY_SMALL (16 * 1024)          /* products, customers */
-#define API_MAX_BODY_TICKET (1024 * 1024)       /* ≤ 1000 items */
+#define API_MAX_BODY_SMALL (16 * 1024)    /* products, customers */
+#define API_MAX_BODY_TICKET (1024 * 1024) /* ≤ 1000 items */
 #define API_LIST_MAX_LIMIT 200
 #define API_LIST_DEFAULT_LIMIT 50
 
@@ -26,15 +26,14 @@ struct api_post;
  * by api_post_run: sets p->status and p->body (malloc'd JSON text, the
  * answer or an error from reply_error_text) and returns STORE_ONE, or a
  * store error to abort. */
-typedef enum store_status (*api_post_fn) (struct store *s,
-                                          struct api_post *p);
+typedef enum store_status (*api_post_fn) (struct store *s, struct api_post *p);
 
 struct api_post
 {
   struct req *rq;
-  void *arg;              /* the handler's own state */
-  int status;             /* answer status */
-  char *body;             /* answer body (JSON text); owned */
+  void *arg;  /* the handler's own state */
+  int status; /* answer status */
+  char *body; /* answer body (JSON text); owned */
 };
 
 /* Runs a POST with Idempotency-Key semantics: in one transaction, claims
@@ -57,8 +56,7 @@ json_t *api_cursor_json (int64_t next);
 enum MHD_Result api_store_failed (struct req *rq, int status);
 
 /* Sets *body to the error text and *status to its HTTP status. */
-void api_error_answer (struct api_post *p, enum http_err e,
-                       const char *field);
+void api_error_answer (struct api_post *p, enum http_err e, const char *field);
 
 /* Sets the answer from a JSON value (stolen). */
 void api_json_answer (struct api_post *p, int status, json_t *v);

@@ -22,8 +22,8 @@
 
 struct post_tx
 {
-  struct post_tx *next;   /* group-commit queue */
-  bool done;              /* its batch was written (result in st) */
+  struct post_tx *next; /* group-commit queue */
+  bool done;            /* its batch was written (result in st) */
   enum store_status st;
   struct api_post p;
   api_post_fn fn;
@@ -46,8 +46,7 @@ post_tx_fn (struct store *s, void *arg)
   enum store_status st;
   if (x->key)
     {
-      st = store_idem_begin (s, x->p.rq->tenant_id, x->key, x->hash,
-                             &x->idem);
+      st = store_idem_begin (s, x->p.rq->tenant_id, x->key, x->hash, &x->idem);
       if (st == STORE_NONE)
         {
           x->replay = true;
@@ -108,7 +107,7 @@ group_commit (struct app *app, struct post_tx *me)
 {
   pthread_mutex_lock (&app->write_mu);
   /* Append to the FIFO. */
-  struct post_tx **tail = (struct post_tx **) &app->write_queue;
+  struct post_tx **tail = (struct post_tx **)&app->write_queue;
   while (*tail)
     tail = &(*tail)->next;
   me->next = NULL;
@@ -175,7 +174,7 @@ api_post_run (struct req *rq, api_post_fn fn, void *arg)
         ret = idem_replay (rq, x.idem.status, x.idem.body);
     }
   else
-    ret = reply_json_text (rq, (unsigned) x.p.status, x.p.body,
+    ret = reply_json_text (rq, (unsigned)x.p.status, x.p.body,
                            strlen (x.p.body));
   free (x.p.body);
   store_idem_clear (&x.idem);
@@ -214,7 +213,7 @@ api_page_args (struct req *rq, int *limit, int64_t *cursor)
           reply_error (rq, ERR_INVALID_PARAMETER, "limit");
           return false;
         }
-      *limit = (int) v;
+      *limit = (int)v;
     }
   const char *c = req_query (rq, "cursor");
   if (c && *c)
@@ -222,8 +221,8 @@ api_page_args (struct req *rq, int *limit, int64_t *cursor)
       unsigned char bin[8];
       size_t n = 0;
       if (strlen (c) > 16
-          || sodium_base642bin (bin, sizeof bin, c, strlen (c), NULL, &n,
-                                NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING)
+          || sodium_base642bin (bin, sizeof bin, c, strlen (c), NULL, &n, NULL,
+                                sodium_base64_VARIANT_URLSAFE_NO_PADDING)
                  != 0
           || n != sizeof bin)
         {
@@ -239,7 +238,7 @@ api_page_args (struct req *rq, int *limit, int64_t *cursor)
           reply_error (rq, ERR_INVALID_CURSOR, "cursor");
           return false;
         }
-      *cursor = (int64_t) v;
+      *cursor = (int64_t)v;
     }
   return true;
 }
@@ -249,11 +248,11 @@ api_cursor_json (int64_t next)
 {
   if (next <= 0)
     return json_null ();
-  uint64_t v = (uint64_t) next ^ 0x5a17c0ffee5eed00ULL;
+  uint64_t v = (uint64_t)next ^ 0x5a17c0ffee5eed00ULL;
   unsigned char bin[8];
   for (int i = 7; i >= 0; i--)
     {
-      bin[i] = (unsigned char) (v & 0xff);
+      bin[i] = (unsigned char)(v & 0xff);
       v >>= 8;
     }
   char out[32];
@@ -277,7 +276,7 @@ api_error_answer (struct api_post *p, enum http_err e, const char *field)
 {
   free (p->body);
   p->body = reply_error_text (p->rq, e, field);
-  p->status = (int) http_err_status (e);
+  p->status = (int)http_err_status (e);
 }
 
 void
@@ -293,7 +292,7 @@ json_t *
 api_id_json (int64_t id)
 {
   char b[24];
-  snprintf (b, sizeof b, "%lld", (long long) id);
+  snprintf (b, sizeof b, "%lld", (long long)id);
   return json_string (b);
 }
 

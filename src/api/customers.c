@@ -43,7 +43,7 @@ text (const json_t *o, const char *k, size_t max, bool required,
     return ferr_set (fe, "text_length", k, "%s must have 1 to %zu characters",
                      "%s debe tener de 1 a %zu caracteres", k, max, k, max);
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
       return ferr_set (fe, "text_character", k,
                        "%s contains a control character",
                        "%s contiene un carácter de control", k);
@@ -55,9 +55,8 @@ text (const json_t *o, const char *k, size_t max, bool required,
 static bool
 customer_check (const json_t *body, json_t **doc, struct ferr *fe)
 {
-  static const char *const keys[] = { "legal_name", "tax_id", "tax_system",
-                                      "zip",        "email",  "use",
-                                      NULL };
+  static const char *const keys[]
+      = { "legal_name", "tax_id", "tax_system", "zip", "email", "use", NULL };
   const char *bad = json_unknown_key (body, keys);
   if (bad)
     return ferr_set (fe, "unknown_field", bad, "unknown field %s",
@@ -73,7 +72,7 @@ customer_check (const json_t *body, json_t **doc, struct ferr *fe)
   char up[16];
   size_t i;
   for (i = 0; rfc[i] && i < sizeof up - 1; i++)
-    up[i] = (char) toupper ((unsigned char) rfc[i]);
+    up[i] = (char)toupper ((unsigned char)rfc[i]);
   up[i] = '\0';
   enum rfc_kind kind;
   if (!rfc_check_shape (up, &kind, fe))
@@ -212,13 +211,13 @@ patch_tx (struct store *s, void *arg)
     merged = json_object ();
   const char *k;
   json_t *v;
-  json_object_foreach ((json_t *) x->body, k, v)
-    {
-      if (json_is_null (v))
-        json_object_del (merged, k);
-      else
-        json_object_set (merged, k, v);
-    }
+  json_object_foreach ((json_t *)x->body, k, v)
+  {
+    if (json_is_null (v))
+      json_object_del (merged, k);
+    else
+      json_object_set (merged, k, v);
+  }
   json_t *doc = NULL;
   bool ok = customer_check (merged, &doc, &x->fe);
   json_decref (merged);
@@ -261,7 +260,7 @@ api_customers_patch_id (struct req *rq)
   else if (x.invalid)
     r = reply_ferr (rq, 400, &x.fe);
   else
-    r = reply_json_text (rq, (unsigned) x.p.status, x.p.body,
+    r = reply_json_text (rq, (unsigned)x.p.status, x.p.body,
                          strlen (x.p.body));
   free (x.p.body);
   return r;
@@ -291,15 +290,15 @@ api_customers_get (struct req *rq)
     return MHD_YES;
   struct store_customer *rows = NULL;
   size_t n = 0;
-  enum store_status st = store_customer_list (
-      rq->app->store, rq->tenant_id, cursor, limit, &rows, &n, &next);
+  enum store_status st = store_customer_list (rq->app->store, rq->tenant_id,
+                                              cursor, limit, &rows, &n, &next);
   if (st < 0)
     return api_store_failed (rq, st);
   json_t *data = json_array ();
   for (size_t i = 0; i < n; i++)
     json_array_append_new (data, customer_json (&rows[i]));
   store_customer_list_free (rows, n);
-  return reply_json (rq, 200, json_pack ("{s:o, s:o}", "data", data,
-                                         "next_cursor",
-                                         api_cursor_json (next)));
+  return reply_json (rq, 200,
+                     json_pack ("{s:o, s:o}", "data", data, "next_cursor",
+                                api_cursor_json (next)));
 }

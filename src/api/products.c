@@ -34,8 +34,8 @@ product_check (const json_t *body, json_t **doc, struct ferr *fe)
   if (ok)
     {
       json_t *arr = ticket_items_json (&t);
-      *doc = json_incref (json_object_get (json_array_get (arr, 0),
-                                           "product"));
+      *doc
+          = json_incref (json_object_get (json_array_get (arr, 0), "product"));
       json_decref (arr);
     }
   else
@@ -160,13 +160,13 @@ patch_fn (struct store *s, struct api_post *p)
     merged = json_object ();
   const char *k;
   json_t *v;
-  json_object_foreach ((json_t *) x->body, k, v)
-    {
-      if (json_is_null (v))
-        json_object_del (merged, k);
-      else
-        json_object_set (merged, k, v);
-    }
+  json_object_foreach ((json_t *)x->body, k, v)
+  {
+    if (json_is_null (v))
+      json_object_del (merged, k);
+    else
+      json_object_set (merged, k, v);
+  }
   json_t *doc = NULL;
   x->invalid = false;
   if (!product_check (merged, &doc, &x->fe))
@@ -219,7 +219,7 @@ api_products_patch_id (struct req *rq)
   else if (x.invalid)
     r = reply_ferr (rq, 400, &x.fe);
   else
-    r = reply_json_text (rq, (unsigned) p.status, p.body, strlen (p.body));
+    r = reply_json_text (rq, (unsigned)p.status, p.body, strlen (p.body));
   free (p.body);
   return r;
 }
@@ -248,15 +248,15 @@ api_products_get (struct req *rq)
     return MHD_YES;
   struct store_product *rows = NULL;
   size_t n = 0;
-  enum store_status st = store_product_list (
-      rq->app->store, rq->tenant_id, cursor, limit, &rows, &n, &next);
+  enum store_status st = store_product_list (rq->app->store, rq->tenant_id,
+                                             cursor, limit, &rows, &n, &next);
   if (st < 0)
     return api_store_failed (rq, st);
   json_t *data = json_array ();
   for (size_t i = 0; i < n; i++)
     json_array_append_new (data, product_json (&rows[i]));
   store_product_list_free (rows, n);
-  return reply_json (rq, 200, json_pack ("{s:o, s:o}", "data", data,
-                                         "next_cursor",
-                                         api_cursor_json (next)));
+  return reply_json (rq, 200,
+                     json_pack ("{s:o, s:o}", "data", data, "next_cursor",
+                                api_cursor_json (next)));
 }

@@ -57,9 +57,8 @@ ticket_summary (struct req *rq, const struct store_ticket *row,
       amount_json (row->subtotal, dec), "discount",
       amount_json (row->discount, dec), "total_transferred",
       amount_json (row->taxes, dec), "total_withheld",
-      amount_json (row->withheld, dec), "total",
-      amount_json (row->total, dec), "created_at",
-      api_time_json (row->created_at));
+      amount_json (row->withheld, dec), "total", amount_json (row->total, dec),
+      "created_at", api_time_json (row->created_at));
   return o;
 }
 
@@ -80,8 +79,7 @@ ticket_from_row (const struct store_ticket *row, struct ticket *t,
                  struct ferr *fe)
 {
   snprintf (t->branch, sizeof t->branch, "%s", row->branch_code);
-  snprintf (t->folio_number, sizeof t->folio_number, "%s",
-            row->folio_number);
+  snprintf (t->folio_number, sizeof t->folio_number, "%s", row->folio_number);
   t->date = row->date;
   memcpy (t->payment_form, row->payment_form, sizeof t->payment_form);
   memcpy (t->currency, row->currency, sizeof t->currency);
@@ -203,8 +201,8 @@ api_tickets_get_id (struct req *rq)
     return reply_error (rq, ERR_NOT_FOUND, NULL);
   struct store_ticket row;
   memset (&row, 0, sizeof row);
-  enum store_status st = store_ticket_get (rq->app->store, rq->tenant_id, id,
-                                           &row);
+  enum store_status st
+      = store_ticket_get (rq->app->store, rq->tenant_id, id, &row);
   enum MHD_Result ret;
   if (st == STORE_NONE)
     ret = reply_error (rq, ERR_NOT_FOUND, NULL);
@@ -223,7 +221,7 @@ api_tickets_get_id (struct req *rq)
 static enum store_status
 cancel_fn (struct store *s, struct api_post *p)
 {
-  int64_t id = *(int64_t *) p->arg;
+  int64_t id = *(int64_t *)p->arg;
   int64_t tenant = p->rq->tenant_id;
   struct store_ticket row;
   memset (&row, 0, sizeof row);
@@ -346,8 +344,8 @@ api_tickets_get (struct req *rq)
   struct store_ticket *rows = NULL;
   size_t n = 0;
   int64_t next = 0;
-  enum store_status st = store_ticket_list (rq->app->store, rq->tenant_id,
-                                            &f, &rows, &n, &next);
+  enum store_status st = store_ticket_list (rq->app->store, rq->tenant_id, &f,
+                                            &rows, &n, &next);
   if (st < 0)
     return api_store_failed (rq, st);
   json_t *data = json_array ();

@@ -43,10 +43,10 @@ days_from_civil (int64_t y, unsigned m, unsigned d)
 {
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = (unsigned) (y - era * 400);
+  const unsigned yoe = (unsigned)(y - era * 400);
   const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t) doe - 719468;
+  return era * 146097 + (int64_t)doe - 719468;
 }
 
 static void
@@ -54,13 +54,13 @@ civil_from_days (int64_t z, int *y, unsigned *m, unsigned *d)
 {
   z += 719468;
   const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = (unsigned) (z - era * 146097);
+  const unsigned doe = (unsigned)(z - era * 146097);
   const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
   const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
   const unsigned mp = (5 * doy + 2) / 153;
   *d = doy - (153 * mp + 2) / 5 + 1;
   *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = (int) (yoe + era * 400 + (*m <= 2));
+  *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 static bool
@@ -87,11 +87,11 @@ ticket_parse_date (const char *s, int utc_offset_min, int64_t *utc)
       || s[13] != ':' || !digits (s + 14, 2, &mi) || s[16] != ':'
       || !digits (s + 17, 2, &se))
     return false;
-  static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+  static const int mdays[]
+      = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (y < 2000 || y > 2999 || mo < 1 || mo > 12 || d < 1
-      || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23
-      || mi > 59 || se > 59)
+  if (y < 2000 || y > 2999 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]
+      || (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 59)
     return false;
   const char *z = s + 19;
   int off = utc_offset_min;
@@ -107,15 +107,15 @@ ticket_parse_date (const char *s, int utc_offset_min, int64_t *utc)
     }
   else if (*z != '\0')
     return false;
-  *utc = days_from_civil (y, (unsigned) mo, (unsigned) d) * 86400
-         + h * 3600 + mi * 60 + se - (int64_t) off * 60;
+  *utc = days_from_civil (y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600
+         + mi * 60 + se - (int64_t)off * 60;
   return true;
 }
 
 void
 ticket_format_date (int64_t utc, int utc_offset_min, char out[32])
 {
-  int64_t local = utc + (int64_t) utc_offset_min * 60;
+  int64_t local = utc + (int64_t)utc_offset_min * 60;
   int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
   int64_t secs = local - days * 86400;
   int y;
@@ -123,10 +123,9 @@ ticket_format_date (int64_t utc, int utc_offset_min, char out[32])
   civil_from_days (days, &y, &m, &d);
   int off = utc_offset_min < 0 ? -utc_offset_min : utc_offset_min;
   char tmp[96];
-  snprintf (tmp, sizeof tmp, "%04d-%02u-%02uT%02d:%02d:%02d%c%02d:%02d", y,
-            m, d, (int) (secs / 3600), (int) (secs / 60 % 60),
-            (int) (secs % 60), utc_offset_min < 0 ? '-' : '+', off / 60 % 100,
-            off % 60);
+  snprintf (tmp, sizeof tmp, "%04d-%02u-%02uT%02d:%02d:%02d%c%02d:%02d", y, m,
+            d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
+            utc_offset_min < 0 ? '-' : '+', off / 60 % 100, off % 60);
   snprintf (out, 32, "%.31s", tmp);
 }
 
@@ -145,7 +144,7 @@ read_code (const json_t *v, const char *field, size_t max, bool allow_int,
                      "%s es obligatorio", field);
   if (allow_int && json_is_integer (v) && json_integer_value (v) >= 0)
     {
-      snprintf (out, outsz, "%lld", (long long) json_integer_value (v));
+      snprintf (out, outsz, "%lld", (long long)json_integer_value (v));
       return true;
     }
   if (!json_is_string (v))
@@ -154,19 +153,17 @@ read_code (const json_t *v, const char *field, size_t max, bool allow_int,
   const char *s = json_string_value (v);
   size_t n = json_string_length (v);
   if (n == 0 || n > max || n >= outsz)
-    return ferr_set (err, "text_length", field,
-                     "%s must have 1 to %zu characters",
-                     "%s debe tener de 1 a %zu caracteres", field, max, field,
-                     max);
+    return ferr_set (
+        err, "text_length", field, "%s must have 1 to %zu characters",
+        "%s debe tener de 1 a %zu caracteres", field, max, field, max);
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char) s[i] < 0x21 || (unsigned char) s[i] > 0x7e)
+    if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
       {
         if (s[i] == ' ' && i > 0 && i + 1 < n)
           continue;
         return ferr_set (err, "text_character", field,
                          "%s may only hold printable ASCII characters",
-                         "%s sólo admite caracteres ASCII imprimibles",
-                         field);
+                         "%s sólo admite caracteres ASCII imprimibles", field);
       }
   memcpy (out, s, n);
   out[n] = '\0';
@@ -181,7 +178,8 @@ ticket_compute (struct ticket *t, struct ferr *err)
                      "branch es obligatorio");
   if (t->folio_number[0] == '\0')
     return ferr_set (err, "required", "folio_number",
-                     "folio_number is required", "folio_number es obligatorio");
+                     "folio_number is required",
+                     "folio_number es obligatorio");
   if (catalog_payment_form (t->payment_form) == NULL
       || strcmp (t->payment_form, "99") == 0)
     return ferr_set (err, "payment_form", "payment_form",
@@ -215,8 +213,8 @@ ticket_from_json (const json_t *o, int utc_offset_min, struct ticket *t,
                   struct ferr *err)
 {
   static const char *const keys[]
-      = { "branch", "folio_number", "date", "payment_form", "currency",
-          "items",  NULL };
+      = { "branch",   "folio_number", "date", "payment_form",
+          "currency", "items",        NULL };
   if (!json_is_object (o))
     return ferr_set (err, "type", "", "the ticket must be a JSON object",
                      "el ticket debe ser un objeto JSON");
@@ -248,7 +246,8 @@ ticket_from_json (const json_t *o, int utc_offset_min, struct ticket *t,
   const json_t *pf = json_object_get (o, "payment_form");
   if (pf == NULL)
     return ferr_set (err, "required", "payment_form",
-                     "payment_form is required", "payment_form es obligatorio");
+                     "payment_form is required",
+                     "payment_form es obligatorio");
   if (!json_is_string (pf) || json_string_length (pf) != 2)
     return ferr_set (err, "payment_form", "payment_form",
                      "payment_form must be a c_FormaPago key such as \"01\"",
@@ -300,21 +299,19 @@ ticket_items_json (const struct ticket *t)
       for (size_t k = 0; k < it->n_taxes; k++)
         {
           const struct invoice_tax *x = &it->taxes[k];
-          json_t *tx = json_pack ("{s:s, s:s, s:b}", "type",
-                                  invoice_tax_name (x->kind), "factor",
-                                  invoice_factor_name (x->factor),
-                                  "withholding", x->withholding);
+          json_t *tx = json_pack (
+              "{s:s, s:s, s:b}", "type", invoice_tax_name (x->kind), "factor",
+              invoice_factor_name (x->factor), "withholding", x->withholding);
           if (x->factor != INVOICE_FACTOR_EXENTO)
             json_object_set_new (tx, "rate", amount (x->rate, 2));
           json_array_append_new (taxes, tx);
         }
-      json_t *p = json_pack ("{s:s, s:s, s:s, s:o, s:b, s:o}", "description",
-                             it->description ? it->description : "",
-                             "product_key",
-                             it->product_key ? it->product_key : "",
-                             "unit_key", it->unit_key ? it->unit_key : "",
-                             "price", amount (it->price, 2), "tax_included",
-                             it->tax_included, "taxes", taxes);
+      json_t *p = json_pack (
+          "{s:s, s:s, s:s, s:o, s:b, s:o}", "description",
+          it->description ? it->description : "", "product_key",
+          it->product_key ? it->product_key : "", "unit_key",
+          it->unit_key ? it->unit_key : "", "price", amount (it->price, 2),
+          "tax_included", it->tax_included, "taxes", taxes);
       if (it->unit_name)
         json_object_set_new (p, "unit_name", json_string (it->unit_name));
       if (it->sku)

@@ -22,21 +22,21 @@
 #include "core/ferr.h"
 #include "core/invoice.h"
 
-#define TICKET_MAX_ITEMS 1000    /* items per ticket */
-#define TICKET_MAX_BRANCH 31     /* bytes of a branch code */
-#define TICKET_MAX_FOLIO 63      /* bytes of a folio_number */
+#define TICKET_MAX_ITEMS 1000 /* items per ticket */
+#define TICKET_MAX_BRANCH 31  /* bytes of a branch code */
+#define TICKET_MAX_FOLIO 63   /* bytes of a folio_number */
 
 struct ticket
 {
   char branch[TICKET_MAX_BRANCH + 1];      /* branch (store) code */
   char folio_number[TICKET_MAX_FOLIO + 1]; /* POS folio, unique per branch */
-  int64_t date;                 /* UTC seconds of the sale */
-  char payment_form[3];         /* c_FormaPago key, e.g. "01" */
-  char currency[4];             /* c_Moneda key; "MXN" when not given */
-  struct invoice inv;           /* items and, once computed, the amounts:
-                                   inv.subtotal, inv.discount,
-                                   inv.total_transferred, inv.total_withheld,
-                                   inv.tax_totals, inv.total */
+  int64_t date;                            /* UTC seconds of the sale */
+  char payment_form[3];                    /* c_FormaPago key, e.g. "01" */
+  char currency[4];   /* c_Moneda key; "MXN" when not given */
+  struct invoice inv; /* items and, once computed, the amounts:
+                         inv.subtotal, inv.discount,
+                         inv.total_transferred, inv.total_withheld,
+                         inv.tax_totals, inv.total */
 };
 
 /* Empties t (no allocation). */
@@ -57,8 +57,8 @@ void ticket_free (struct ticket *t);
  * forms or currencies are refused with err naming the field.  Then
  * computes the amounts (ticket_compute).  On failure t must still be
  * released with ticket_free. */
-bool ticket_from_json (const json_t *o, int utc_offset_min,
-                       struct ticket *t, struct ferr *err);
+bool ticket_from_json (const json_t *o, int utc_offset_min, struct ticket *t,
+                       struct ferr *err);
 
 /* Checks the header fields of a ticket filled by hand (the CSV import)
  * and computes its amounts with invoice_compute (currency "" = MXN).

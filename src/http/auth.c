@@ -25,13 +25,20 @@ auth_tz_offset (const char *tz)
     const char *name;
     int offset;
   } zones[] = {
-    { "America/Mexico_City", -360 }, { "America/Monterrey", -360 },
-    { "America/Merida", -360 },      { "America/Chihuahua", -360 },
-    { "America/Bahia_Banderas", -360 }, { "America/Matamoros", -360 },
-    { "America/Ojinaga", -360 },     { "America/Cancun", -300 },
-    { "America/Hermosillo", -420 },  { "America/Mazatlan", -420 },
-    { "America/Ciudad_Juarez", -420 }, { "America/Tijuana", -480 },
-    { "UTC", 0 },                    { "Etc/UTC", 0 },
+    { "America/Mexico_City", -360 },
+    { "America/Monterrey", -360 },
+    { "America/Merida", -360 },
+    { "America/Chihuahua", -360 },
+    { "America/Bahia_Banderas", -360 },
+    { "America/Matamoros", -360 },
+    { "America/Ojinaga", -360 },
+    { "America/Cancun", -300 },
+    { "America/Hermosillo", -420 },
+    { "America/Mazatlan", -420 },
+    { "America/Ciudad_Juarez", -420 },
+    { "America/Tijuana", -480 },
+    { "UTC", 0 },
+    { "Etc/UTC", 0 },
   };
   if (tz)
     for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++)
@@ -96,7 +103,7 @@ auth_api_key (struct req *rq)
   else
     {
       log_warn ("request %s: key lookup failed (store %d)", rq->request_id,
-                (int) st);
+                (int)st);
       reply_error (rq, ERR_UNAVAILABLE, NULL);
     }
   return false;

@@ -46,9 +46,9 @@ const char *http_err_code (enum http_err e);
 
 enum route_auth
 {
-  AUTH_PUBLIC,   /* no credentials */
-  AUTH_API_KEY,  /* Authorization: Bearer <api key>; sets tenant */
-  AUTH_SESSION,  /* staff/customer session cookie (web/, later) */
+  AUTH_PUBLIC,  /* no credentials */
+  AUTH_API_KEY, /* Authorization: Bearer <api key>; sets tenant */
+  AUTH_SESSION, /* staff/customer session cookie (web/, later) */
 };
 
 #define REQ_MAX_PARAMS 4
@@ -59,43 +59,43 @@ typedef enum MHD_Result (*route_handler) (struct req *rq);
 
 struct route
 {
-  const char *method;   /* "GET", "POST", … */
-  const char *pattern;  /* "/v1/tickets/{id}/cancel"; {x} = one segment */
+  const char *method;  /* "GET", "POST", … */
+  const char *pattern; /* "/v1/tickets/{id}/cancel"; {x} = one segment */
   route_handler handler;
   enum route_auth auth;
-  size_t max_body;      /* bytes; 0 = no body accepted */
+  size_t max_body; /* bytes; 0 = no body accepted */
 };
 
 struct req
 {
   struct app *app;
   struct MHD_Connection *conn;
-  const struct route *route;  /* NULL when no route matched */
-  int route_index;            /* index in the table, -1 if none */
+  const struct route *route; /* NULL when no route matched */
+  int route_index;           /* index in the table, -1 if none */
   char method[16];
-  char *path;                 /* without query string; owned */
-  char request_id[17];        /* 16 hex digits, also X-Request-Id */
-  struct timespec start;      /* CLOCK_MONOTONIC */
-  const char *lang;           /* "en" or "es" (Accept-Language) */
+  char *path;            /* without query string; owned */
+  char request_id[17];   /* 16 hex digits, also X-Request-Id */
+  struct timespec start; /* CLOCK_MONOTONIC */
+  const char *lang;      /* "en" or "es" (Accept-Language) */
 
   /* Set by the router for AUTH_API_KEY routes. */
   int64_t tenant_id;
   char tenant_slug[64];
   int64_t apikey_id;
-  int tz_offset_min;          /* tenant's UTC offset, minutes east */
+  int tz_offset_min; /* tenant's UTC offset, minutes east */
 
   char params[REQ_MAX_PARAMS][REQ_PARAM_MAX]; /* {…} segments, in order */
   int nparams;
 
-  struct buf body;            /* raw body, at most route->max_body bytes */
+  struct buf body; /* raw body, at most route->max_body bytes */
   bool body_too_large;
-  json_t *json;               /* parsed body for routes with max_body > 0 */
+  json_t *json; /* parsed body for routes with max_body > 0 */
 
-  unsigned status;            /* status of the reply queued, 0 = none */
+  unsigned status; /* status of the reply queued, 0 = none */
   bool replied;
   size_t reply_bytes;
 
-  void *ctx;                  /* handler state, freed with ctx_free */
+  void *ctx; /* handler state, freed with ctx_free */
   void (*ctx_free) (void *);
 };
 
@@ -177,8 +177,7 @@ struct ratelimit *ratelimit_new (unsigned rate, unsigned burst);
 void ratelimit_free (struct ratelimit *rl);
 /* Takes one token for key.  True if allowed; false with *retry_after set
  * (whole seconds, ≥ 1) when the bucket is empty. */
-bool ratelimit_take (struct ratelimit *rl, int64_t key,
-                     unsigned *retry_after);
+bool ratelimit_take (struct ratelimit *rl, int64_t key, unsigned *retry_after);
 
 /* ------------------------------------------------------------------ */
 /* Authentication (auth.c) and idempotency (idempotency.c)            */

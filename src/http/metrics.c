@@ -13,9 +13,9 @@
 #include <stdlib.h>
 
 #define NSTATUS 600
-static const uint64_t bucket_us[] = { 1000,   2500,    5000,    10000,
-                                      25000,  50000,   100000,  250000,
-                                      500000, 1000000, 2500000, 10000000 };
+static const uint64_t bucket_us[]
+    = { 1000,   2500,   5000,   10000,   25000,   50000,
+        100000, 250000, 500000, 1000000, 2500000, 10000000 };
 #define NBUCKETS (sizeof bucket_us / sizeof bucket_us[0])
 
 struct route_metrics
@@ -28,7 +28,7 @@ struct route_metrics
 
 struct metrics
 {
-  size_t nroutes;            /* rows; the last one is "unmatched" */
+  size_t nroutes; /* rows; the last one is "unmatched" */
   struct route_metrics *r;
 };
 
@@ -56,9 +56,8 @@ metrics_observe (struct metrics *m, int route, unsigned status,
 {
   if (m == NULL)
     return;
-  size_t i = (route < 0 || (size_t) route >= m->nroutes - 1)
-                 ? m->nroutes - 1
-                 : (size_t) route;
+  size_t i = (route < 0 || (size_t)route >= m->nroutes - 1) ? m->nroutes - 1
+                                                            : (size_t)route;
   struct route_metrics *r = &m->r[i];
   if (status >= NSTATUS)
     status = 0;
@@ -96,7 +95,7 @@ metrics_render (struct metrics *m, struct buf *out)
           continue;
         buf_puts (out, "facturo_http_requests_total{");
         labels (m, i, out);
-        buf_printf (out, ",status=\"%u\"} %llu\n", s, (unsigned long long) v);
+        buf_printf (out, ",status=\"%u\"} %llu\n", s, (unsigned long long)v);
       }
   buf_puts (out, "# HELP facturo_http_request_duration_seconds Time from "
                  "the request's first byte to the end of its reply.\n"
@@ -116,20 +115,20 @@ metrics_render (struct metrics *m, struct buf *out)
           labels (m, i, out);
           if (b < NBUCKETS)
             buf_printf (out, ",le=\"%llu.%06llu\"} %llu\n",
-                        (unsigned long long) (bucket_us[b] / 1000000),
-                        (unsigned long long) (bucket_us[b] % 1000000),
-                        (unsigned long long) cum);
+                        (unsigned long long)(bucket_us[b] / 1000000),
+                        (unsigned long long)(bucket_us[b] % 1000000),
+                        (unsigned long long)cum);
           else
-            buf_printf (out, ",le=\"+Inf\"} %llu\n", (unsigned long long) cum);
+            buf_printf (out, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
         }
       uint64_t sum
           = atomic_load_explicit (&m->r[i].sum_us, memory_order_relaxed);
       buf_puts (out, "facturo_http_request_duration_seconds_sum{");
       labels (m, i, out);
-      buf_printf (out, "} %llu.%06llu\n", (unsigned long long) (sum / 1000000),
-                  (unsigned long long) (sum % 1000000));
+      buf_printf (out, "} %llu.%06llu\n", (unsigned long long)(sum / 1000000),
+                  (unsigned long long)(sum % 1000000));
       buf_puts (out, "facturo_http_request_duration_seconds_count{");
       labels (m, i, out);
-      buf_printf (out, "} %llu\n", (unsigned long long) count);
+      buf_printf (out, "} %llu\n", (unsigned long long)count);
     }
 }

@@ -19,8 +19,8 @@
 struct bucket
 {
   int64_t key;
-  int64_t tokens_u;     /* micro-tokens */
-  int64_t last_us;      /* CLOCK_MONOTONIC of the last refill */
+  int64_t tokens_u; /* micro-tokens */
+  int64_t last_us;  /* CLOCK_MONOTONIC of the last refill */
   struct bucket *next;
 };
 
@@ -36,7 +36,7 @@ now_us (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 struct ratelimit *
@@ -69,9 +69,9 @@ ratelimit_take (struct ratelimit *rl, int64_t key, unsigned *retry_after)
 {
   if (rl == NULL || rl->rate == 0)
     return true;
-  const int64_t full = (int64_t) rl->burst * 1000000;
+  const int64_t full = (int64_t)rl->burst * 1000000;
   int64_t t = now_us ();
-  size_t h = (size_t) ((uint64_t) key * 0x9E3779B97F4A7C15ULL >> 54) % NSLOTS;
+  size_t h = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ULL >> 54) % NSLOTS;
   bool ok;
   pthread_mutex_lock (&rl->mu);
   struct bucket *b = rl->slot[h];
@@ -87,7 +87,7 @@ ratelimit_take (struct ratelimit *rl, int64_t key, unsigned *retry_after)
       rl->slot[h] = b;
     }
   /* rate tokens/s = rate micro-tokens/µs. */
-  int64_t add = (t - b->last_us) * (int64_t) rl->rate;
+  int64_t add = (t - b->last_us) * (int64_t)rl->rate;
   b->last_us = t;
   b->tokens_u = (add >= full - b->tokens_u) ? full : b->tokens_u + add;
   if (b->tokens_u >= 1000000)
@@ -99,7 +99,7 @@ ratelimit_take (struct ratelimit *rl, int64_t key, unsigned *retry_after)
     {
       int64_t missing_u = 1000000 - b->tokens_u;
       int64_t wait_us = (missing_u + rl->rate - 1) / rl->rate;
-      *retry_after = (unsigned) ((wait_us + 999999) / 1000000);
+      *retry_after = (unsigned)((wait_us + 999999) / 1000000);
       if (*retry_after < 1)
         *retry_after = 1;
       ok = false;

@@ -27,13 +27,13 @@ static const struct
 unsigned
 http_err_status (enum http_err e)
 {
-  return (unsigned) e < ERR__COUNT ? errs[e].status : 500;
+  return (unsigned)e < ERR__COUNT ? errs[e].status : 500;
 }
 
 const char *
 http_err_code (enum http_err e)
 {
-  return (unsigned) e < ERR__COUNT ? errs[e].code : "internal_error";
+  return (unsigned)e < ERR__COUNT ? errs[e].code : "internal_error";
 }
 
 void
@@ -51,8 +51,7 @@ reply_secure_headers (struct MHD_Response *r)
 
 /* Queues r (destroyed here) with status; records it in rq. */
 static enum MHD_Result
-queue (struct req *rq, unsigned status, struct MHD_Response *r,
-       size_t bytes)
+queue (struct req *rq, unsigned status, struct MHD_Response *r, size_t bytes)
 {
   if (r == NULL)
     return MHD_NO;
@@ -81,15 +80,14 @@ reply_text (struct req *rq, unsigned status, const char *content_type,
             const char *text, size_t len)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer (
-      len, (void *) text, MHD_RESPMEM_MUST_COPY);
+      len, (void *)text, MHD_RESPMEM_MUST_COPY);
   if (r && content_type)
     MHD_add_response_header (r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
   return queue (rq, status, r, len);
 }
 
 enum MHD_Result
-reply_json_text (struct req *rq, unsigned status, const char *text,
-                 size_t len)
+reply_json_text (struct req *rq, unsigned status, const char *text, size_t len)
 {
   return reply_text (rq, status, "application/json", text, len);
 }
@@ -117,8 +115,8 @@ reply_json (struct req *rq, unsigned status, json_t *body)
 enum MHD_Result
 reply_empty (struct req *rq, unsigned status)
 {
-  struct MHD_Response *r
-      = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *r = MHD_create_response_from_buffer (
+      0, (void *)"", MHD_RESPMEM_PERSISTENT);
   return queue (rq, status, r, 0);
 }
 
@@ -126,17 +124,16 @@ static json_t *
 error_body (const char *code, const char *message, const char *field)
 {
   return json_pack ("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message",
-                    message, "field",
-                    (field && *field) ? field : NULL);
+                    message, "field", (field && *field) ? field : NULL);
 }
 
 char *
 reply_error_text (struct req *rq, enum http_err e, const char *field)
 {
-  if ((unsigned) e >= ERR__COUNT)
+  if ((unsigned)e >= ERR__COUNT)
     e = ERR_INTERNAL;
-  const char *msg = (rq->lang && strcmp (rq->lang, "es") == 0) ? errs[e].es
-                                                              : errs[e].en;
+  const char *msg
+      = (rq->lang && strcmp (rq->lang, "es") == 0) ? errs[e].es : errs[e].en;
   json_t *b = error_body (errs[e].code, msg, field);
   char *s = json_dumps (b, JSON_COMPACT);
   json_decref (b);
@@ -146,7 +143,7 @@ reply_error_text (struct req *rq, enum http_err e, const char *field)
 enum MHD_Result
 reply_error (struct req *rq, enum http_err e, const char *field)
 {
-  if ((unsigned) e >= ERR__COUNT)
+  if ((unsigned)e >= ERR__COUNT)
     e = ERR_INTERNAL;
   char *s = reply_error_text (rq, e, field);
   if (s == NULL)
@@ -167,9 +164,8 @@ reply_error (struct req *rq, enum http_err e, const char *field)
 enum MHD_Result
 reply_ferr (struct req *rq, unsigned status, const struct ferr *fe)
 {
-  const char *msg = (rq->lang && strcmp (rq->lang, "es") == 0)
-                        ? fe->message_es
-                        : fe->message;
+  const char *msg = (rq->lang && strcmp (rq->lang, "es") == 0) ? fe->message_es
+                                                               : fe->message;
   json_t *b = error_body (fe->code ? fe->code : "invalid_field",
                           msg[0] ? msg : fe->message, fe->field);
   return reply_json (rq, status, b);

@@ -74,7 +74,7 @@ http_get_metrics (struct req *rq)
               "# TYPE facturo_store_retries_total counter\n"
               "facturo_store_retries_total %llu\n",
               atomic_load (&inflight),
-              (unsigned long long) store_retries (rq->app->store));
+              (unsigned long long)store_retries (rq->app->store));
   enum MHD_Result r = reply_text (rq, 200, "text/plain; version=0.0.4",
                                   b.data ? b.data : "", b.len);
   buf_free (&b);
@@ -101,8 +101,8 @@ req_free (struct req *rq)
 static const char *
 pick_lang (struct MHD_Connection *c)
 {
-  const char *al = MHD_lookup_connection_value (c, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
+  const char *al = MHD_lookup_connection_value (
+      c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
   return (al && al[0] == 'e' && al[1] == 's') ? "es" : "en";
 }
 
@@ -113,7 +113,7 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url,
 {
   struct app *app = cls;
   struct req *rq = *con_cls;
-  (void) version;
+  (void)version;
 
   if (rq == NULL)
     {
@@ -165,8 +165,8 @@ log_path (const char *p, char *out, size_t n)
   size_t j = 0;
   for (size_t i = 0; p && p[i] && j + 1 < n; i++)
     {
-      unsigned char c = (unsigned char) p[i];
-      out[j++] = (c < 0x20 || c > 0x7e || c == '"') ? '?' : (char) c;
+      unsigned char c = (unsigned char)p[i];
+      out[j++] = (c < 0x20 || c > 0x7e || c == '"') ? '?' : (char)c;
     }
   out[j] = '\0';
 }
@@ -177,25 +177,24 @@ on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
 {
   struct app *app = cls;
   struct req *rq = *con_cls;
-  (void) conn;
+  (void)conn;
   if (rq == NULL)
     return;
   *con_cls = NULL;
   struct timespec now;
   clock_gettime (CLOCK_MONOTONIC, &now);
-  int64_t dus = (int64_t) (now.tv_sec - rq->start.tv_sec) * 1000000
-                + (int64_t) (now.tv_nsec - rq->start.tv_nsec) / 1000;
-  uint64_t us = dus > 0 ? (uint64_t) dus : 0;
+  int64_t dus = (int64_t)(now.tv_sec - rq->start.tv_sec) * 1000000
+                + (int64_t)(now.tv_nsec - rq->start.tv_nsec) / 1000;
+  uint64_t us = dus > 0 ? (uint64_t)dus : 0;
   unsigned status = rq->replied ? rq->status : 0;
   metrics_observe (app->metrics, rq->route_index, status, us);
   char path[256];
   log_path (rq->path, path, sizeof path);
-  log_info ("%s %s %u %llu.%03llums id=%s tenant=%lld%s", rq->method, path,
-            status, (unsigned long long) (us / 1000),
-            (unsigned long long) (us % 1000), rq->request_id,
-            (long long) rq->tenant_id,
-            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
-                                                       : " (interrupted)");
+  log_info (
+      "%s %s %u %llu.%03llums id=%s tenant=%lld%s", rq->method, path, status,
+      (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+      rq->request_id, (long long)rq->tenant_id,
+      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (interrupted)");
   req_free (rq);
   atomic_fetch_sub (&inflight, 1);
 }
@@ -204,7 +203,7 @@ static void
 mhd_log (void *cls, const char *fmt, va_list ap)
 {
   char line[512];
-  (void) cls;
+  (void)cls;
   vsnprintf (line, sizeof line, fmt, ap);
   size_t n = strlen (line);
   while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -309,7 +308,7 @@ configure (int argc, char **argv, struct app_config *c, bool *print_routes,
       char key[64];
       const char *val;
       const char *eq = strchr (a, '=');
-      size_t kl = eq ? (size_t) (eq - a - 2) : strlen (a + 2);
+      size_t kl = eq ? (size_t)(eq - a - 2) : strlen (a + 2);
       if (kl >= sizeof key)
         {
           fprintf (stderr, "facturo serve: unknown option '%s'\n", a);
@@ -346,7 +345,6 @@ configure (int argc, char **argv, struct app_config *c, bool *print_routes,
   return -1;
 }
 
-
 int
 cmd_serve (int argc, char **argv)
 {
@@ -378,17 +376,17 @@ cmd_serve (int argc, char **argv)
   bool v6 = strchr (app.cfg.listen_addr, ':') != NULL;
   if (v6)
     {
-      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) &ss;
+      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
       s6->sin6_family = AF_INET6;
-      s6->sin6_port = htons ((uint16_t) app.cfg.listen_port);
+      s6->sin6_port = htons ((uint16_t)app.cfg.listen_port);
       if (inet_pton (AF_INET6, app.cfg.listen_addr, &s6->sin6_addr) != 1)
         goto bad_addr;
     }
   else
     {
-      struct sockaddr_in *s4 = (struct sockaddr_in *) &ss;
+      struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
       s4->sin_family = AF_INET;
-      s4->sin_port = htons ((uint16_t) app.cfg.listen_port);
+      s4->sin_port = htons ((uint16_t)app.cfg.listen_port);
       if (inet_pton (AF_INET, app.cfg.listen_addr, &s4->sin_addr) != 1)
         goto bad_addr;
     }
@@ -439,9 +437,9 @@ cmd_serve (int argc, char **argv)
   if (v6)
     flags |= MHD_USE_IPv6;
   struct MHD_Daemon *d = MHD_start_daemon (
-      flags, (uint16_t) app.cfg.listen_port, NULL, NULL, on_request, &app,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
-      MHD_OPTION_THREAD_POOL_SIZE, app.cfg.threads,
+      flags, (uint16_t)app.cfg.listen_port, NULL, NULL, on_request, &app,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, app.cfg.threads,
       MHD_OPTION_CONNECTION_LIMIT, app.cfg.max_connections,
       MHD_OPTION_CONNECTION_TIMEOUT, app.cfg.timeout,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, &app,
@@ -492,7 +490,7 @@ cmd_serve (int argc, char **argv)
       if (atomic_load (&inflight) == 0)
         break;
       clock_gettime (CLOCK_MONOTONIC, &t);
-      if (t.tv_sec - t0.tv_sec >= (time_t) app.cfg.shutdown_timeout)
+      if (t.tv_sec - t0.tv_sec >= (time_t)app.cfg.shutdown_timeout)
         {
           log_warn ("shutdown timeout: %d request(s) cut short",
                     atomic_load (&inflight));

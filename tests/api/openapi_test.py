@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""docs/openapi.yaml describes every route of the router's table.
+"""docs/openapi.yaml describes every API route of the router's table.
 
 Reads `facturo serve --print-routes` (the one route table in
-src/http/router.c) and fails if a METHOD + pattern is missing from the
-OpenAPI document, or if the document lists an operation the server does
-not serve.  Also checks every $ref resolves.
+src/http/router.c) and fails if an API route (/v1/…, /healthz, /metrics)
+is missing from the OpenAPI document, or if the document lists an
+operation the server does not serve.  The HTML pages of the portal
+(web/, documented in their own docs) may be listed but need not be.
+Also checks every $ref resolves.
 """
 import os
 import subprocess
@@ -24,7 +26,8 @@ out = subprocess.run([BIN, "serve", "--print-routes"], capture_output=True,
 routes = set()
 for line in out.splitlines():
     method, pattern = line.split()[:2]
-    routes.add((method.lower(), pattern))
+    if pattern.startswith("/v1/") or pattern in ("/healthz", "/metrics"):
+        routes.add((method.lower(), pattern))
 documented = set()
 for path, item in doc["paths"].items():
     for m in item:
@@ -34,7 +37,11 @@ fails = 0
 for r in sorted(routes - documented):
     print("FAIL: route %s %s is not in docs/openapi.yaml" % r)
     fails += 1
-for r in sorted(documented - routes):
+served = set()
+for line in out.splitlines():
+    method, pattern = line.split()[:2]
+    served.add((method.lower(), pattern))
+for r in sorted(documented - served):
     print("FAIL: docs/openapi.yaml lists %s %s, which the server does not serve" % r)
     fails += 1
 

@@ -29,15 +29,15 @@ test_dates (void **state)
     bool ok;
     int64_t utc;
   } cases[] = {
-    { "2026-11-20T12:30:00", -360, true, 1795199400 },   /* 18:30Z */
+    { "2026-11-20T12:30:00", -360, true, 1795199400 }, /* 18:30Z */
     { "2026-11-20T18:30:00Z", -360, true, 1795199400 },
     { "2026-11-20T12:30:00-06:00", 0, true, 1795199400 },
     { "2026-11-20T13:30:00-05:00", 0, true, 1795199400 },
     { "2026-11-20 12:30:00", -360, true, 1795199400 },
-    { "2024-02-29T00:00:00Z", 0, true, 1709164800 },      /* leap day */
-    { "2026-02-29T00:00:00Z", 0, false, 0 },              /* not leap */
-    { "2100-02-29T00:00:00Z", 0, false, 0 },              /* century */
-    { "2000-02-29T00:00:00Z", 0, true, 951782400 },       /* 400-year */
+    { "2024-02-29T00:00:00Z", 0, true, 1709164800 }, /* leap day */
+    { "2026-02-29T00:00:00Z", 0, false, 0 },         /* not leap */
+    { "2100-02-29T00:00:00Z", 0, false, 0 },         /* century */
+    { "2000-02-29T00:00:00Z", 0, true, 951782400 },  /* 400-year */
     { "2026-04-31T00:00:00", 0, false, 0 },
     { "2026-11-20T24:00:00", 0, false, 0 },
     { "2026-11-20T12:60:00", 0, false, 0 },
@@ -48,7 +48,7 @@ test_dates (void **state)
     { "20261120T123000", 0, false, 0 },
     { "", 0, false, 0 },
   };
-  (void) state;
+  (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
       int64_t utc = 0;
@@ -78,20 +78,22 @@ test_dates (void **state)
 
 /* ---- whole tickets ----------------------------------------------- */
 
-static const char *const base
-    = "{\"branch\":\"S01\",\"folio_number\":\"A-1\","
-      "\"date\":\"2026-11-20T12:30:00\",\"payment_form\":\"01\",\"items\":[%s]}";
+static const char *const base = "{\"branch\":\"S01\",\"folio_number\":\"A-1\","
+                                "\"date\":\"2026-11-20T12:30:00\",\"payment_"
+                                "form\":\"01\",\"items\":[%s]}";
 
 static const char *const item_cafe
     = "{\"quantity\":2,\"product\":{\"description\":\"Cafe\","
       "\"product_key\":\"90101501\",\"unit_key\":\"H87\",\"price\":\"116.00\","
-      "\"tax_included\":true,\"taxes\":[{\"type\":\"IVA\",\"rate\":\"0.16\"}]}}";
+      "\"tax_included\":true,\"taxes\":[{\"type\":\"IVA\",\"rate\":\"0.16\"}]}"
+      "}";
 static const char *const item_cookie
     = "{\"quantity\":\"3\",\"discount\":\"1.50\",\"product\":{\"description\":"
       "\"Galleta\",\"product_key\":\"50181900\",\"price\":10.5,"
       "\"tax_included\":false}}";
 static const char *const item_service
-    = "{\"product\":{\"description\":\"Asesoria\",\"product_key\":\"80101500\","
+    = "{\"product\":{\"description\":\"Asesoria\",\"product_key\":"
+      "\"80101500\","
       "\"unit_key\":\"E48\",\"price\":\"1000\",\"tax_included\":false,"
       "\"taxes\":[{\"type\":\"IVA\",\"rate\":\"0.16\"},{\"type\":\"ISR\","
       "\"rate\":\"0.10\",\"withholding\":true}]}}";
@@ -134,16 +136,14 @@ test_totals (void **state)
     /* 2 x 116.00 IVA included: 2 x 100.00, IVA 32.00 */
     { "tax included", "%s", 200000000, 0, 32000000, 0, 232000000 },
     /* 3 x 10.50 = 31.50 - 1.50 = 30.00 base, IVA 4.80 (default IVA 16) */
-    { "discount, default tax", "%s", 31500000, 1500000, 4800000, 0,
-      34800000 },
+    { "discount, default tax", "%s", 31500000, 1500000, 4800000, 0, 34800000 },
     /* 1000 + IVA 160 - ISR 100 */
-    { "withholding", "%s", 1000000000, 0, 160000000, 100000000,
-      1060000000 },
+    { "withholding", "%s", 1000000000, 0, 160000000, 100000000, 1060000000 },
     /* 0.5 x 22.90 = 11.45, exempt */
     { "exempt", "%s", 11450000, 0, 0, 0, 11450000 },
   };
   const char *items[] = { item_cafe, item_cookie, item_service, item_exempt };
-  (void) state;
+  (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
       struct ticket t;
@@ -166,8 +166,7 @@ test_totals (void **state)
   snprintf (all, sizeof all, "%s,%s,%s,%s", item_cafe, item_cookie,
             item_service, item_exempt);
   assert_true (load (all, NULL, &t, &fe));
-  assert_int_equal (t.inv.total, 232000000 + 34800000 + 1060000000
-                                     + 11450000);
+  assert_int_equal (t.inv.total, 232000000 + 34800000 + 1060000000 + 11450000);
   assert_string_equal (t.branch, "S01");
   assert_string_equal (t.currency, "MXN");
   assert_int_equal (t.date, 1795199400);
@@ -233,7 +232,7 @@ test_errors (void **state)
       "\"01010101\",\"price\":1}}",
       "quantity_format", "items[0].quantity" },
   };
-  (void) state;
+  (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
       struct ticket t;
@@ -256,8 +255,8 @@ test_errors (void **state)
     { "{\"folio_number\":\"1\",\"date\":\"2026-11-20T12:00:00\","
       "\"payment_form\":\"01\",\"items\":[]}",
       "required", "branch" },
-    { "{\"branch\":\"S\",\"folio_number\":\"\",\"date\":\"x\"}",
-      "text_length", "folio_number" },
+    { "{\"branch\":\"S\",\"folio_number\":\"\",\"date\":\"x\"}", "text_length",
+      "folio_number" },
     { "{\"branch\":\"S\\u0001\",\"folio_number\":\"1\"}", "text_character",
       "branch" },
     { "{\"branch\":\"S\",\"folio_number\":-1}", "type", "folio_number" },
@@ -274,8 +273,8 @@ test_errors (void **state)
   for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
     {
       json_error_t je;
-      json_t *o = json_load_exact (docs[i].json, strlen (docs[i].json), 10,
-                                   &je);
+      json_t *o
+          = json_load_exact (docs[i].json, strlen (docs[i].json), 10, &je);
       assert_non_null (o);
       struct ticket t;
       struct ferr fe;
@@ -294,7 +293,7 @@ test_errors (void **state)
 static void
 test_item_limit (void **state)
 {
-  (void) state;
+  (void)state;
   struct buf b = BUF_INIT;
   for (int i = 0; i < TICKET_MAX_ITEMS + 1; i++)
     {

@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (size > 1024 * 1024) /* the route's max_body */
     return 0;
   json_error_t je;
-  json_t *o = json_load_exact ((const char *) data, size, 10, &je);
+  json_t *o = json_load_exact ((const char *)data, size, 10, &je);
   if (o == NULL)
     return 0;
   struct ticket t;
