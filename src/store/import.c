@@ -14,8 +14,9 @@
  * content is skipped (re-running a file imports nothing twice); with
  * different content it is an error line.
  *
- * Not done here: SQL (store.h), ticket arithmetic (core/), CSV parsing
- * (import_csv.c).  Memory grows only with the number of distinct tickets
+ * import_tickets() (import.h) does the work; cmd_import is the command
+ * line around it.  Not done here: SQL (store.h), ticket arithmetic
+ * (core/), CSV parsing (import_csv.c).  Memory grows only with the number of distinct tickets
  * (one small key per ticket, to refuse a ticket whose rows are split),
  * never with the file.
  */
@@ -33,13 +34,10 @@
 #include "cli.h"
 #include "core/money.h"
 #include "core/ticket.h"
+#include "store/import.h"
 #include "store/import_csv.h"
 #include "store/store.h"
 #include "util/buf.h"
-
-/* Bounds (documented in docs/import.md). */
-#define IMPORT_MAX_FILE (256ULL * 1024 * 1024) /* bytes */
-#define IMPORT_MAX_ROWS 1000000UL              /* data rows */
 
 /* ---------------------------------------------------------------------
  * A small string-keyed hash table (open addressing): ticket keys seen in
@@ -129,12 +127,14 @@ struct import
   int fd;
   uint64_t file_size; /* for the progress bar; 0 if unknown */
   int64_t tenant_id;
-  bool progress;          /* stderr is a terminal */
+  FILE *out;              /* problems and progress (stderr) */
+  bool progress;          /* draw the progress bar on out */
   bool dry_run;           /* validate, then roll back */
   unsigned long max_rows; /* data rows allowed (<= IMPORT_MAX_ROWS) */
 
   /* reset at the start of every transaction attempt */
-  unsigned long errors; /* problems reported */
+  unsigned long errors;  /* problems reported */
+  unsigned long printed; /* problems printed, over all attempts */
   unsigned long imported, skipped, rows, tickets;
   bool stop;            /* cannot read on (fatal CSV error) */
   bool io_error;        /* read() failed */
@@ -167,6 +167,11 @@ report (void *cls, unsigned long line, const char *column, const char *code,
   char clean[512];
   size_t i;
   im->errors++;
+  /* A retried transaction (soft error) reads the file again: lines
+     already printed by an earlier attempt are not printed twice. */
+  if (im->errors <= im->printed)
+    return;
+  im->printed = im->errors;
   /* Messages quote cells of the file: never let its control characters
      (terminal escapes, line breaks) through to the terminal or log. */
   for (i = 0; message[i] && i + 1 < sizeof clean; i++)
@@ -176,12 +181,12 @@ report (void *cls, unsigned long line, const char *column, const char *code,
     }
   clean[i] = '\0';
   if (im->progress)
-    fputs ("\r\033[K", stderr); /* clear the progress line */
+    fputs ("\r\033[K", im->out); /* clear the progress line */
   if (column && column[0])
-    fprintf (stderr, "%s:%lu: %s: %s [%s]\n", im->path, line, column, clean,
+    fprintf (im->out, "%s:%lu: %s: %s [%s]\n", im->path, line, column, clean,
              code);
   else
-    fprintf (stderr, "%s:%lu: %s [%s]\n", im->path, line, clean, code);
+    fprintf (im->out, "%s:%lu: %s [%s]\n", im->path, line, clean, code);
 }
 
 static double
@@ -192,7 +197,7 @@ now_mono (void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Draws the progress bar on stderr (only on a terminal), at most 10 times
+/* Draws the progress bar on im->out (only on a terminal), at most 10 times
  * a second unless `force`. */
 static void
 progress (struct import *im, bool force)
@@ -212,9 +217,9 @@ progress (struct import *im, bool force)
   for (int i = 0; i < 30; i++)
     bar[i] = i < fill ? '#' : '-';
   bar[30] = '\0';
-  fprintf (stderr, "\r\033[Kimporting [%s] %3d%%  %lu rows, %lu tickets", bar,
+  fprintf (im->out, "\r\033[Kimporting [%s] %3d%%  %lu rows, %lu tickets", bar,
            pct, im->rows, im->tickets);
-  fflush (stderr);
+  fflush (im->out);
 }
 
 static ssize_t
@@ -601,8 +606,7 @@ import_tx (struct store *s, void *arg)
   json_array_clear (im->cur_items);
   if (lseek (im->fd, 0, SEEK_SET) != 0)
     {
-      fprintf (stderr, "facturo import: %s: cannot rewind: %s\n", im->path,
-               strerror (errno));
+      fprintf (im->out, "%s: cannot rewind: %s\n", im->path, strerror (errno));
       im->io_error = true;
       return STORE_HARD;
     }
@@ -687,6 +691,73 @@ import_tx (struct store *s, void *arg)
   if (im->errors > 0 || im->dry_run)
     return STORE_HARD; /* roll back: whole file or nothing */
   return STORE_ONE;
+}
+
+/* Dates without a zone are local time where the tenant is.  Without the
+ * zone's tzdata file, glibc would silently use UTC: fall back to a fixed
+ * UTC-6 (Mexico City since 2022, the API's default) instead. */
+static void
+set_timezone (const char *tz)
+{
+  char zpath[200];
+  if (tz == NULL || tz[0] == '\0')
+    tz = STORE_DEFAULT_TIMEZONE;
+  snprintf (zpath, sizeof zpath, "/usr/share/zoneinfo/%s", tz);
+  if (strstr (tz, "..") == NULL && access (zpath, R_OK) == 0)
+    setenv ("TZ", tz, 1);
+  else
+    setenv ("TZ", "<-06>6", 1);
+  tzset ();
+}
+
+int
+import_tickets (struct store *s, const struct import_options *o,
+                struct import_result *res)
+{
+  struct import im;
+  memset (&im, 0, sizeof im);
+  im.path = o->name ? o->name : "-";
+  im.fd = o->fd;
+  im.file_size = o->file_size;
+  im.tenant_id = o->tenant_id;
+  im.dry_run = o->dry_run;
+  im.max_rows = o->max_rows && o->max_rows < IMPORT_MAX_ROWS ? o->max_rows
+                                                             : IMPORT_MAX_ROWS;
+  im.out = o->out ? o->out : stderr;
+  im.progress = o->progress;
+  set_timezone (o->timezone);
+
+  im.cur_items = json_array ();
+  enum store_status st = store_tx (s, import_tx, &im);
+  if (im.progress)
+    fputs ("\r\033[K", im.out);
+
+  int rc;
+  if (im.errors > 0)
+    rc = 2;
+  else if (st != STORE_ONE
+           && !(im.dry_run && st == STORE_HARD && !im.db_error
+                && !im.io_error))
+    {
+      fprintf (im.out, "%s: %s\n", im.path,
+               im.io_error ? "read error" : "database error");
+      rc = 1;
+    }
+  else
+    rc = 0;
+  memset (res, 0, sizeof *res);
+  res->imported = rc == 0 ? im.imported : 0;
+  res->skipped = rc == 1 ? 0 : im.skipped;
+  res->errors = im.errors;
+  res->rows = im.rows;
+  res->tickets = im.tickets;
+
+  csv_free (im.csv);
+  hmap_free (&im.seen);
+  hmap_free (&im.branches);
+  json_decref (im.cur_items);
+  free (im.cur_lines);
+  return rc;
 }
 
 /* ---------------------------------------------------------------------
@@ -813,24 +884,19 @@ cmd_import (int argc, char **argv)
       return 2;
     }
 
-  struct import im;
-  memset (&im, 0, sizeof im);
-  im.path = path;
-  im.dry_run = dry_run;
-  im.max_rows = max_rows;
-  im.fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (im.fd < 0)
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
     {
       fprintf (stderr, "facturo import tickets: %s: %s\n", path,
                strerror (errno));
       return errno == ENOENT ? 2 : 1;
     }
   struct stat sb;
-  if (fstat (im.fd, &sb) != 0 || !S_ISREG (sb.st_mode))
+  if (fstat (fd, &sb) != 0 || !S_ISREG (sb.st_mode))
     {
       fprintf (stderr, "facturo import tickets: %s: not a regular file\n",
                path);
-      close (im.fd);
+      close (fd);
       return 2;
     }
   if ((uint64_t)sb.st_size > IMPORT_MAX_FILE)
@@ -840,18 +906,16 @@ cmd_import (int argc, char **argv)
                "the %llu allowed\n",
                path, (unsigned long long)sb.st_size,
                (unsigned long long)IMPORT_MAX_FILE);
-      close (im.fd);
+      close (fd);
       return 2;
     }
-  im.file_size = (uint64_t)sb.st_size;
-  im.progress = !no_progress && isatty (STDERR_FILENO);
 
   struct ferr err = { 0 };
   struct store *s = store_open (db, &err);
   if (s == NULL)
     {
       fprintf (stderr, "facturo import tickets: %s\n", err.message);
-      close (im.fd);
+      close (fd);
       return 1;
     }
   struct store_tenant tn;
@@ -864,67 +928,44 @@ cmd_import (int argc, char **argv)
       else
         fprintf (stderr, "facturo import tickets: cannot read tenants\n");
       store_close (s);
-      close (im.fd);
+      close (fd);
       return st == STORE_NONE ? 2 : 1;
     }
-  im.tenant_id = tn.id;
-  /* Dates without a zone are local time where the tenant is.  Without
-     the zone's tzdata file, glibc would silently use UTC: fall back to
-     a fixed UTC-6 (Mexico City since 2022, the API's default) instead. */
-  {
-    const char *tz = tn.timezone[0] ? tn.timezone : STORE_DEFAULT_TIMEZONE;
-    char zpath[200];
-    snprintf (zpath, sizeof zpath, "/usr/share/zoneinfo/%s", tz);
-    if (strstr (tz, "..") == NULL && access (zpath, R_OK) == 0)
-      setenv ("TZ", tz, 1);
-    else
-      setenv ("TZ", "<-06>6", 1);
-    tzset ();
-  }
+  struct import_options o = {
+    .name = path,
+    .fd = fd,
+    .file_size = (uint64_t)sb.st_size,
+    .tenant_id = tn.id,
+    .timezone = tn.timezone,
+    .dry_run = dry_run,
+    .progress = !no_progress && isatty (STDERR_FILENO),
+    .max_rows = max_rows,
+    .out = stderr,
+  };
   store_tenant_clear (&tn);
 
-  im.cur_items = json_array ();
-  st = store_tx (s, import_tx, &im);
-  if (im.progress)
-    fputs ("\r\033[K", stderr);
-
-  int rc;
-  if (im.errors > 0)
+  struct import_result res;
+  int rc = import_tickets (s, &o, &res);
+  if (rc == 2)
     {
-      fprintf (stderr, "%s: %lu error%s: nothing imported\n", path, im.errors,
-               im.errors == 1 ? "" : "s");
-      printf ("imported 0, skipped %lu, errors %lu\n", im.skipped, im.errors);
-      rc = 2;
+      fprintf (stderr, "%s: %lu error%s: nothing imported\n", path, res.errors,
+               res.errors == 1 ? "" : "s");
+      printf ("imported 0, skipped %lu, errors %lu\n", res.skipped,
+              res.errors);
     }
-  else if (st != STORE_ONE
-           && !(im.dry_run && st == STORE_HARD && !im.db_error
-                && !im.io_error))
+  else if (rc == 1)
     {
-      fprintf (stderr, "%s: %s: nothing imported\n", path,
-               im.io_error ? "read error" : "database error");
+      fprintf (stderr, "%s: nothing imported\n", path);
       printf ("imported 0, skipped 0, errors 0\n");
-      rc = 1;
     }
-  else if (im.dry_run)
-    {
-      printf ("would import %lu, skipped %lu, errors 0 (dry run: nothing "
-              "imported)\n",
-              im.imported, im.skipped);
-      rc = 0;
-    }
+  else if (dry_run)
+    printf ("would import %lu, skipped %lu, errors 0 (dry run: nothing "
+            "imported)\n",
+            res.imported, res.skipped);
   else
-    {
-      printf ("imported %lu, skipped %lu, errors 0\n", im.imported,
-              im.skipped);
-      rc = 0;
-    }
-
-  csv_free (im.csv);
-  hmap_free (&im.seen);
-  hmap_free (&im.branches);
-  json_decref (im.cur_items);
-  free (im.cur_lines);
+    printf ("imported %lu, skipped %lu, errors 0\n", res.imported,
+            res.skipped);
   store_close (s);
-  close (im.fd);
+  close (fd);
   return rc;
 }
