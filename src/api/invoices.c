@@ -145,9 +145,9 @@ static enum store_status
 post_fn (struct store *s, struct api_post *p)
 {
   struct post *c = p->arg;
-  c->result
-      = issue_invoice_for_tickets (s, p->rq->tenant_id, &c->ticket, 1, &c->r,
-                                   c->actor, p->rq->lang, 0, &c->out);
+  c->result = issue_invoice_for_tickets_tx (s, p->rq->tenant_id, &c->ticket, 1,
+                                            &c->r, c->actor, p->rq->lang, 0,
+                                            &c->out);
   if (c->result == ISSUE_OK || c->result == ISSUE_EXISTING)
     {
       enum store_status st;

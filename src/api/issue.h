@@ -191,6 +191,15 @@ enum issue_result issue_invoice_for_tickets (
     const struct issue_receiver *r, const char *actor, const char *lang,
     int64_t now, struct issue_out *out);
 
+/* Same, for a caller already inside a store_tx (e.g. api_post_run's):
+ * joins it.  issue_invoice_for_tickets must be used otherwise — on SQLite
+ * it queues concurrent issuers on a process mutex instead of SQLite's
+ * sleeping busy handler. */
+enum issue_result issue_invoice_for_tickets_tx (
+    struct store *s, int64_t tenant_id, const int64_t *ticket_ids, size_t n,
+    const struct issue_receiver *r, const char *actor, const char *lang,
+    int64_t now, struct issue_out *out);
+
 /* The stable code of a result ("ticket_expired", …) for logs. */
 const char *issue_result_code (enum issue_result r);
 

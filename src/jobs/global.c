@@ -496,7 +496,7 @@ global_invoice_issue (struct store *s, int64_t tenant_id,
                    .actor = actor,
                    .out = out,
                    .err = err,
-                   .result = GLOBAL_FAILED };
+                   .result = GLOBAL_STORE_ERROR };
   enum store_status st = store_tx (s, global_tx_fn, &x);
   gtx_reset (&x);
   if (st < 0

@@ -155,29 +155,32 @@ def issue_scenarios(db, workdir, srv, ka, kb, knocsd):
           "replay %d %d %r" % (s1, s2, a2))
 
     step("issue: 20 concurrent requests -> one invoice")  # INVARIANT 1
-    t3 = new_ticket(srv, ka, "I-CONC")
-    res = []
-    lock = threading.Lock()
+    # Half with an Idempotency-Key (the grouped, idempotent path), half
+    # without (the issuing transaction alone): both paths race.
+    for rnd in range(3):
+        t3 = new_ticket(srv, ka, "I-CONC-%d" % rnd)
+        res = []
+        lock = threading.Lock()
 
-    def hit(i):
-        hdr = {"Idempotency-Key": "conc-%d" % i} if i % 2 else None
-        st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % t3["id"],
-                            RECEIVER, key=ka, headers=hdr)
-        with lock:
-            res.append((st, js.get("id") if isinstance(js, dict) else None,
-                        js.get("uuid") if isinstance(js, dict) else None))
-    ths = [threading.Thread(target=hit, args=(i,)) for i in range(20)]
-    for x in ths:
-        x.start()
-    for x in ths:
-        x.join()
-    ids = {r[1] for r in res}
-    uuids = {r[2] for r in res}
-    codes = sorted(r[0] for r in res)
-    check(len(ids) == 1 and None not in ids and len(uuids) == 1,
-          "one invoice id/uuid for 20 requests: %r" % res)
-    check(codes.count(201) == 1 and codes.count(200) == 19,
-          "one 201, nineteen 200: %r" % codes)
+        def hit(i):
+            hdr = {"Idempotency-Key": "conc-%d-%d" % (rnd, i)} if i % 2 else None
+            st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % t3["id"],
+                                RECEIVER, key=ka, headers=hdr)
+            with lock:
+                res.append((st, js.get("id") if isinstance(js, dict) else None,
+                            js.get("uuid") if isinstance(js, dict) else None))
+        ths = [threading.Thread(target=hit, args=(i,)) for i in range(20)]
+        for x in ths:
+            x.start()
+        for x in ths:
+            x.join()
+        ids = {r[1] for r in res}
+        uuids = {r[2] for r in res}
+        codes = sorted(r[0] for r in res)
+        check(len(ids) == 1 and None not in ids and len(uuids) == 1,
+              "one invoice id/uuid for 20 requests: %r" % res)
+        check(codes.count(201) == 1 and codes.count(200) == 19,
+              "one 201, nineteen 200: %r" % codes)
 
     step("issue: outside the window -> 409 ticket_expired")
     old = new_ticket(srv, ka, "I-OLD", date="2026-10-10T10:00:00")
@@ -255,12 +258,12 @@ def issue_scenarios(db, workdir, srv, ka, kb, knocsd):
         st, _, js = srv.req("GET", "/v1/invoices?limit=1&cursor=" + cur, key=ka)
         seen += [x["id"] for x in js["data"]]
         cur = js["next_cursor"]
-    check(len(seen) == 4 and len(set(seen)) == 4, "4 invoices paged: %r" % seen)
+    check(len(seen) == 6 and len(set(seen)) == 6, "6 invoices paged: %r" % seen)
     st, _, js = srv.req("GET", "/v1/invoices?customer=XAXX010101000", key=ka)
     check(st == 200 and js["data"] == [], "customer filter %r" % js)
     st, _, js = srv.req("GET", "/v1/invoices?customer=URE180429TM6&status=valid",
                         key=ka)
-    check(st == 200 and len(js["data"]) == 4, "rfc+status filter")
+    check(st == 200 and len(js["data"]) == 6, "rfc+status filter")
     st, _, js = srv.req("GET", "/v1/invoices?date_to=2020-01-01", key=ka)
     check(st == 200 and js["data"] == [], "date filter")
     st, _, js = srv.req("GET", "/v1/invoices?status=bogus", key=ka)
