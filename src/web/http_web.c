@@ -160,6 +160,27 @@ web_client_addr (struct req *rq, char *out, size_t n)
   else if (sa->sa_family == AF_INET6)
     inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
                (socklen_t)n);
+  /* Behind a reverse proxy every request comes from the proxy: when the
+   * peer is FACTURO_TRUSTED_PROXY, the client is the last address the
+   * proxy appended to X-Forwarded-For. */
+  const char *proxy = getenv ("FACTURO_TRUSTED_PROXY");
+  const char *xff = req_header (rq, "X-Forwarded-For");
+  if (proxy && *proxy && xff && strcmp (proxy, out) == 0)
+    {
+      const char *last = strrchr (xff, ',');
+      last = last ? last + 1 : xff;
+      while (*last == ' ')
+        last++;
+      size_t len = strlen (last);
+      while (len > 0 && last[len - 1] == ' ')
+        len--;
+      bool ok = len > 0 && len < 46;
+      for (size_t i = 0; ok && i < len; i++)
+        ok = isxdigit ((unsigned char)last[i]) || last[i] == '.'
+             || last[i] == ':';
+      if (ok)
+        snprintf (out, n, "%.*s", (int)len, last);
+    }
 }
 
 bool

@@ -47,7 +47,9 @@ void web_form_free (struct web_form *f);
 /* Request cookie, or NULL. */
 const char *web_cookie (struct req *rq, const char *name);
 
-/* The client's address as text ("192.0.2.1", "2001:db8::1"), or "?" */
+/* The client's address as text ("192.0.2.1", "2001:db8::1"), or "?".
+ * When the peer is the address in $FACTURO_TRUSTED_PROXY, the last entry
+ * of X-Forwarded-For (if it looks like an address) is taken instead. */
 void web_client_addr (struct req *rq, char *out, size_t n);
 
 /* True if the server's public URL is https (cookies get Secure). */
