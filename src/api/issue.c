@@ -920,6 +920,20 @@ done:
  * not: the caller may already hold the write lock). */
 static pthread_mutex_t sqlite_writer = PTHREAD_MUTEX_INITIALIZER;
 
+void
+issue_writer_lock (struct store *s)
+{
+  if (store_dialect (s) == STORE_SQLITE)
+    pthread_mutex_lock (&sqlite_writer);
+}
+
+void
+issue_writer_unlock (struct store *s)
+{
+  if (store_dialect (s) == STORE_SQLITE)
+    pthread_mutex_unlock (&sqlite_writer);
+}
+
 static enum issue_result issue_common (struct store *s, int64_t tenant_id,
                                        const int64_t *ticket_ids, size_t n,
                                        const struct issue_receiver *r,

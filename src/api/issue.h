@@ -200,6 +200,13 @@ enum issue_result issue_invoice_for_tickets_tx (
     const struct issue_receiver *r, const char *actor, const char *lang,
     int64_t now, struct issue_out *out);
 
+/* The process-wide queue of SQLite issuers (no-ops on PostgreSQL): taken
+ * around its own transaction by issue_invoice_for_tickets, and by other
+ * long writers (the global invoice) so they queue instead of sleeping in
+ * SQLite's busy handler.  Never take it inside a store transaction. */
+void issue_writer_lock (struct store *s);
+void issue_writer_unlock (struct store *s);
+
 /* The stable code of a result ("ticket_expired", …) for logs. */
 const char *issue_result_code (enum issue_result r);
 

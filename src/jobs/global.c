@@ -497,7 +497,9 @@ global_invoice_issue (struct store *s, int64_t tenant_id,
                    .out = out,
                    .err = err,
                    .result = GLOBAL_STORE_ERROR };
+  issue_writer_lock (s);
   enum store_status st = store_tx (s, global_tx_fn, &x);
+  issue_writer_unlock (s);
   gtx_reset (&x);
   if (st < 0
       && (x.result == GLOBAL_OK || x.result == GLOBAL_EMPTY
