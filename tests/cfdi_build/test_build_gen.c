@@ -676,7 +676,7 @@ struct counter
   size_t bytes;
 };
 
-static bool
+static bool __attribute__ ((unused))
 count_write (void *arg, const char *data, size_t len)
 {
   (void)data;
@@ -684,7 +684,7 @@ count_write (void *arg, const char *data, size_t len)
   return true;
 }
 
-static int
+static int __attribute__ ((unused))
 many_tickets (void *arg, size_t i, struct invoice_item *it, struct ferr *err)
 {
   (void)arg;
