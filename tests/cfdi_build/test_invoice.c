@@ -673,6 +673,35 @@ test_items_json (void **state)
     }
 }
 
+/* invoice_compute may run again on the same model (the ticket API
+ * computes a ticket, the issuer recomputes the invoice made of it): the
+ * result is the same */
+static void
+test_compute_idempotent (void **state)
+{
+  struct invoice inv;
+  invoice_init (&inv);
+  struct invoice_item *it = item (&inv, "3", "33.33", true);
+  it->discount = mp ("5.55");
+  tax (it, INVOICE_TAX_IEPS, INVOICE_FACTOR_TASA, "0.265", false);
+  iva16 (it);
+  tax (item (&inv, "1", "10", false), INVOICE_TAX_IVA, INVOICE_FACTOR_EXENTO,
+       NULL, false);
+  compute_ok (&inv);
+  int64_t total = inv.total, sub = inv.subtotal, tr = inv.total_transferred;
+  int64_t up = inv.items[0].unit_price, a1 = inv.items[0].taxes[1].amount;
+  compute_ok (&inv);
+  assert_int_equal (inv.total, total);
+  assert_int_equal (inv.subtotal, sub);
+  assert_int_equal (inv.total_transferred, tr);
+  assert_int_equal (inv.items[0].unit_price, up);
+  assert_int_equal (inv.items[0].taxes[1].amount, a1);
+  assert_int_equal (inv.n_tax_totals, 3);
+  /* charged 3 x 33.33 - 5.55 = 94.44 */
+  assert_int_equal (inv.total - mp ("10"), mp ("94.44"));
+  invoice_free (&inv);
+}
+
 /* Bounded input: the item count */
 static void
 test_items_json_bound (void **state)
@@ -719,6 +748,7 @@ main (void)
     cmocka_unit_test (test_sample_pago20),
     cmocka_unit_test (test_pago_usd),
     cmocka_unit_test (test_items_json),
+    cmocka_unit_test (test_compute_idempotent),
     cmocka_unit_test (test_items_json_bound),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
