@@ -223,7 +223,7 @@ check(len(srv.messages()) == n0, '550: nothing stored')
 # --- 451: retried with backoff, then delivered; or failed after the limit ---
 srv.set_mode('451')
 inv, j = issue()
-work_(3, srv)
+work_(4, srv)
 st = job(j)
 check(st['state'] == 'queued' and st['attempts'] >= 2
       and st['last_error'].startswith('451 4.3.0'),
@@ -268,7 +268,11 @@ srv.set_mode('slow')
 jobs = [issue()[1] for _ in range(8)]
 p = subprocess.Popen([TOOL, 'work', DB, '30', '--until-idle', '--smtp',
                       srv.url(), '--workers', '1', '--lease', '2'])
-time.sleep(1.0)
+# kill it once it has sent something and is busy with the rest
+end = time.time() + 20
+while time.time() < end and len(srv.messages()) <= n0:
+    time.sleep(0.02)
+time.sleep(0.1)
 os.kill(p.pid, signal.SIGKILL)
 p.wait()
 sent_before = len(srv.messages()) - n0
