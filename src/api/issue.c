@@ -618,11 +618,11 @@ build_model (const struct store_tenant *t, const struct store_ticket *tk,
   inv->issuer.name = xstrdup (t->name);
   inv->issuer.regime = xstrdup (t->regime);
   inv->issuer.zip = xstrdup (zip);
-  inv->receiver.rfc = xstrdup (r->rfc);
-  inv->receiver.name = xstrdup (r->name);
-  inv->receiver.regime = xstrdup (r->regime);
-  inv->receiver.zip = xstrdup (r->zip);
-  inv->receiver.use = xstrdup (r->use);
+  inv->receiver.rfc = xstrdup (r->rfc ? r->rfc : "");
+  inv->receiver.name = xstrdup (r->name ? r->name : "");
+  inv->receiver.regime = xstrdup (r->regime ? r->regime : "");
+  inv->receiver.zip = xstrdup (r->zip ? r->zip : "");
+  inv->receiver.use = xstrdup (r->use ? r->use : "");
   strcpy (inv->payment_method, "PUE");
   snprintf (inv->currency, sizeof inv->currency, "%s", tk[0].currency);
   /* FormaPago: the form of the largest ticket (SAT: the one that paid
@@ -652,6 +652,59 @@ build_model (const struct store_tenant *t, const struct store_ticket *tk,
                      "the invoice total differs from the tickets' totals",
                      "el total de la factura difiere del de los tickets");
   return true;
+}
+
+/* LugarExpedicion: the branch's postal code when the invoice has one
+ * ticket and its branch has one, else the tenant's. */
+static void
+expedition_zip (struct store *s, const struct store_tenant *t,
+                const struct store_ticket *tk, size_t n, char zip[6])
+{
+  snprintf (zip, 6, "%s", t->zip);
+  if (n == 1)
+    {
+      struct store_branch br;
+      memset (&br, 0, sizeof br);
+      if (store_branch_get (s, t->id, tk[0].branch_id, &br) == STORE_ONE
+          && strlen (br.zip) == 5)
+        snprintf (zip, 6, "%s", br.zip);
+    }
+}
+
+bool
+issue_preview (struct store *s, int64_t tenant_id, const int64_t *ticket_ids,
+               size_t n, const struct issue_receiver *r, int64_t now,
+               struct invoice *inv, struct ferr *err)
+{
+  if (n == 0 || n > ISSUE_MAX_TICKETS)
+    return ferr_set (err, "invalid_field", "tickets",
+                     "between 1 and %d tickets per invoice",
+                     "entre 1 y %d tickets por factura", ISSUE_MAX_TICKETS);
+  struct store_tenant t;
+  store_tenant_init (&t);
+  struct store_ticket *tk = xcalloc (n, sizeof *tk);
+  int64_t *ids = xmalloc (n * sizeof *ids);
+  memcpy (ids, ticket_ids, n * sizeof *ids);
+  qsort (ids, n, sizeof *ids, cmp_id); /* the issuing order */
+  bool ok = store_tenant_get (s, tenant_id, &t) == STORE_ONE;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = store_ticket_get (s, tenant_id, ids[i], &tk[i]) == STORE_ONE;
+  if (!ok)
+    ferr_set (err, "ticket_not_found", "tickets", "ticket not found",
+              "ticket no encontrado");
+  else
+    {
+      char zip[6];
+      expedition_zip (s, &t, tk, n, zip);
+      ok = build_model (&t, tk, n, r, now ? now : (int64_t)time (NULL),
+                        auth_tz_offset (t.timezone), zip, inv, err);
+    }
+  for (size_t i = 0; i < n; i++)
+    store_ticket_clear (&tk[i]);
+  free (tk);
+  free (ids);
+  store_tenant_clear (&t);
+  return ok;
 }
 
 static enum store_status
@@ -762,17 +815,8 @@ issue_tx_fn (struct store *s, void *arg)
       st = refuse (x, ISSUE_STAMP_RETRY, 0);
       goto done;
     }
-  /* LugarExpedicion: the branch's postal code when it has one. */
   char zip[6];
-  snprintf (zip, sizeof zip, "%s", t.zip);
-  if (x->n == 1)
-    {
-      struct store_branch br;
-      memset (&br, 0, sizeof br);
-      if (store_branch_get (s, x->tenant_id, tk[0].branch_id, &br) == STORE_ONE
-          && strlen (br.zip) == 5)
-        snprintf (zip, sizeof zip, "%s", br.zip);
-    }
+  expedition_zip (s, &t, tk, x->n, zip);
   if (!build_model (&t, tk, x->n, x->r, x->now, off, zip, &inv, &out->err))
     {
       log_error ("issue: tenant %lld: cannot build from tickets: %s (%s)",

@@ -207,6 +207,18 @@ enum issue_result issue_invoice_for_tickets_tx (
 void issue_writer_lock (struct store *s);
 void issue_writer_unlock (struct store *s);
 
+/* The model issue_invoice_for_tickets would seal for these tickets and
+ * this receiver at `now` (0 = the clock), built by the same code, for a
+ * preview: items, taxes and totals exactly as they will be issued; series
+ * and folio are not yet taken (NULL).  inv must be invoice_init'ed; the
+ * caller invoice_free's it.  Reads only; does not check statuses or
+ * windows.  False with err if a ticket is missing or does not compute. */
+struct invoice;
+bool issue_preview (struct store *s, int64_t tenant_id,
+                    const int64_t *ticket_ids, size_t n,
+                    const struct issue_receiver *r, int64_t now,
+                    struct invoice *inv, struct ferr *err);
+
 /* The stable code of a result ("ticket_expired", …) for logs. */
 const char *issue_result_code (enum issue_result r);
 

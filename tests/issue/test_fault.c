@@ -21,6 +21,7 @@
 
 #include "api/issue.h"
 #include "cfdi/csd.h"
+#include "core/invoice.h"
 #include "core/ticket.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -208,6 +209,33 @@ main (void)
                               false };
   int64_t now = time (NULL);
   int issued = 0, faulted = 0;
+
+  /* issue_preview: the same model as the issued document. */
+  {
+    int64_t tk = add_ticket (s, t.id, br.id, "PREVIEW", now);
+    struct invoice pv;
+    invoice_init (&pv);
+    struct ferr pe = { 0 };
+    CHECK (issue_preview (s, t.id, &tk, 1, &r, now, &pv, &pe), "preview: %s",
+           pe.message);
+    CHECK (pv.n_items == 1 && pv.total == 232000000 && pv.series == NULL
+               && strcmp (pv.receiver.rfc, "URE180429TM6") == 0,
+           "preview model: %zu items, total %lld", pv.n_items,
+           (long long)pv.total);
+    struct issue_out po;
+    CHECK (
+        issue_invoice_for_tickets (s, t.id, &tk, 1, &r, "test", "es", now, &po)
+            == ISSUE_OK,
+        "preview ticket issued");
+    struct store_invoice si;
+    memset (&si, 0, sizeof si);
+    CHECK (store_invoice_get (s, t.id, po.invoice_id, true, &si) == STORE_ONE
+               && si.total == pv.total
+               && strstr ((const char *)si.xml, pv.date) != NULL,
+           "issued total and Fecha equal the preview's");
+    store_invoice_clear (&si);
+    invoice_free (&pv);
+  }
   for (int pass = 0; pass < 2; pass++)
     {
       enum store_status kind = pass ? STORE_SOFT : STORE_HARD;
