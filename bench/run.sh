@@ -11,6 +11,7 @@
 # bench_pdf, bench_mail).  Medians of 3 runs where cheap.
 #   bench/run.sh [BUILD_DIR]        (default: build)
 #   BENCH_DURATION=10 BENCH_RUNS=3  wrk seconds per run, runs per figure
+#   BENCH_THREADS=64                facturo serve --threads for M1
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -83,7 +84,7 @@ db="sqlite:$tmp/m1.db"
 FACTURO_BENCH_KEY=$("$bin" apikey create --db "$db" --tenant bench)
 export FACTURO_BENCH_KEY
 port=$(free_port)
-"$bin" serve --db "$db" --listen "127.0.0.1:$port" --rate-limit 0 --threads "${BENCH_THREADS:-16}" \
+"$bin" serve --db "$db" --listen "127.0.0.1:$port" --rate-limit 0 --threads "${BENCH_THREADS:-64}" \
   --log-level warn 2>"$tmp/serve.log" & sp=$!; pids="$pids $sp"
 wait_port "$port"
 : >"$tmp/post"

@@ -68,7 +68,7 @@ app_config_defaults (struct app_config *c)
   snprintf (c->db, sizeof c->db, "sqlite:./facturo.db");
   snprintf (c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
   c->listen_port = 8080;
-  c->threads = 4;
+  c->threads = 16;
   c->max_connections = 1024;
   c->rate_limit = 50;
   c->rate_burst = 100;

@@ -227,7 +227,7 @@ usage (FILE *f)
       "  --base-url URL        public URL for links (default "
       "http://LISTEN)\n"
       "  --config FILE         key = value settings (also FACTURO_CONFIG)\n"
-      "  --threads N           HTTP thread-pool size (default 4)\n"
+      "  --threads N           HTTP thread-pool size (default 16)\n"
       "  --max-connections N   default 1024\n"
       "  --rate-limit N        API requests per second per key (default 50,"
       " 0 = off)\n"
