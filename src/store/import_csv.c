@@ -225,7 +225,7 @@ put (struct csv_reader *r, struct recstate *st, char c, unsigned long line)
   r->len[f]++;
 }
 
-/* Starts field number nfields+1; false (and st->bad) past the bound. */
+/* Starts field number nfields+1 (st->bad past CSV_MAX_FIELDS). */
 static void
 new_field (struct csv_reader *r, struct recstate *st, unsigned long line)
 {
