@@ -454,6 +454,17 @@ cmd_serve (int argc, char **argv)
   const union MHD_DaemonInfo *di
       = MHD_get_daemon_info (d, MHD_DAEMON_INFO_BIND_PORT);
   unsigned port = di ? di->port : app.cfg.listen_port;
+  if (app.cfg.listen_port == 0 && port != 0)
+    {
+      /* Any free port: links must carry the one we got. */
+      char derived[sizeof app.cfg.base_url];
+      snprintf (derived, sizeof derived, "http://%s%s%s:0",
+                v6 ? "[" : "", app.cfg.listen_addr, v6 ? "]" : "");
+      if (strcmp (derived, app.cfg.base_url) == 0)
+        snprintf (app.cfg.base_url, sizeof app.cfg.base_url,
+                  "http://%s%s%s:%u", v6 ? "[" : "", app.cfg.listen_addr,
+                  v6 ? "]" : "", port);
+    }
   log_info ("facturo %s serving on %s:%u (%u threads, schema %d, base URL "
             "%s)",
             FACTURO_VERSION, app.cfg.listen_addr, port, app.cfg.threads,
