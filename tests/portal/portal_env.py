@@ -173,6 +173,7 @@ def main():
     t["cancelled"] = e.ticket("B-CANCELLED")
     e.cancel(t["cancelled"]["id"])
     print(json.dumps({"url": e.url, "slug": "tienda", "total": ITEMS_TOTAL,
+                      "key": e.key,
                       "bin": BIN, "tickets": t}), flush=True)
     try:
         sys.stdin.read()
