@@ -157,9 +157,8 @@ post_fn (struct store *s, struct api_post *p)
       api_json_answer (p, c->result == ISSUE_OK ? 201 : 200, o);
       return STORE_ONE;
     }
-  if (c->out.store_status < 0 || c->result == ISSUE_STAMP_REJECTED
-      || c->result == ISSUE_STAMP_RETRY || c->result == ISSUE_FAILED)
-    /* Claims were made: roll back everything (answered 503). */
+  if (c->out.store_status < 0)
+    /* Something was written: roll back everything (answered 503). */
     return c->out.store_status == STORE_SOFT ? STORE_SOFT : STORE_HARD;
   const char *field = NULL;
   enum http_err e = result_err (c->result, &field);

@@ -20,8 +20,11 @@
  * invoiced, so sealing and stamping run once per ticket; (3) takes the
  * folio, builds, seals, stamps and stores.  A failure after (2) returns
  * STORE_HARD so that everything, including an enclosing transaction,
- * rolls back.  Locks are always taken in the order tickets -> series ->
- * tenant (the chain head), by every writer, so there is no deadlock.
+ * rolls back.  (On SQLite, where the transaction holds the one write
+ * lock from its start, the seal and stamp come before (2): a provider's
+ * refusal then writes nothing.)  Locks are always taken in the order
+ * tickets -> series -> tenant (the chain head), by every writer, so there
+ * is no deadlock.
  *
  * Workload: one seal + one sandbox stamp (two RSA-2048 signatures, about
  * 1-3 ms) per invoice, while the series row is locked: issuance of one
@@ -707,6 +710,52 @@ issue_preview (struct store *s, int64_t tenant_id, const int64_t *ticket_ids,
   return ok;
 }
 
+/* The folio store_series_next would give now (1 for a new series). */
+static enum store_status
+peek_folio (struct store *s, int64_t tenant_id, const char *series,
+            int64_t *folio)
+{
+  struct store_series *a = NULL;
+  size_t n = 0;
+  enum store_status st = store_series_list (s, tenant_id, &a, &n);
+  *folio = 1;
+  for (size_t i = 0; st >= 0 && i < n; i++)
+    if (strcmp (a[i].code, series) == 0)
+      *folio = a[i].next_folio;
+  free (a);
+  return st < 0 ? st : STORE_ONE;
+}
+
+/* Puts series and folio into inv, builds and seals it with csd, stamps
+ * it with pac.  ISSUE_OK with *xml and *stamp filled, else the result to
+ * report (err filled, logged). */
+static enum issue_result
+seal_stamp (int64_t tenant_id, struct invoice *inv, const struct csd *csd,
+            const struct pac *pac, const char *series, int64_t folio,
+            struct buf *xml, struct pac_stamp *stamp, struct ferr *err)
+{
+  char folio_text[24];
+  snprintf (folio_text, sizeof folio_text, "%lld", (long long)folio);
+  free (inv->series);
+  free (inv->folio);
+  inv->series = xstrdup (series);
+  inv->folio = xstrdup (folio_text);
+  if (!cfdi_build_sealed (inv, csd, xml, NULL, err))
+    {
+      log_error ("issue: tenant %lld: seal failed: %s: %s",
+                 (long long)tenant_id, err->code ? err->code : "?",
+                 err->message);
+      return ISSUE_FAILED;
+    }
+  enum pac_status ps = pac_stamp (pac, xml->data, xml->len, stamp, err);
+  if (ps == PAC_OK)
+    return ISSUE_OK;
+  log_warn ("issue: tenant %lld: stamping (%s) %s: %s", (long long)tenant_id,
+            pac->name, ps == PAC_RETRY ? "unavailable" : "rejected",
+            err->message);
+  return ps == PAC_RETRY ? ISSUE_STAMP_RETRY : ISSUE_STAMP_REJECTED;
+}
+
 static enum store_status
 issue_tx_fn (struct store *s, void *arg)
 {
@@ -825,6 +874,35 @@ issue_tx_fn (struct store *s, void *arg)
       goto done;
     }
 
+  /* On SQLite this transaction holds the database's single write lock
+   * from its BEGIN IMMEDIATE (or from the enclosing grouped transaction's)
+   * until it ends, so nothing can change meanwhile: the folio is read,
+   * the document sealed and stamped, and only then is anything written —
+   * a refusal by the provider leaves nothing to undo, even inside a
+   * caller's transaction.  On PostgreSQL the claims come first: they are
+   * the row locks that make a concurrent request for the ticket wait
+   * instead of sealing too. */
+  bool seal_first = store_dialect (s) == STORE_SQLITE;
+  const char *series = t.series[0] ? t.series : "A";
+  int64_t folio = 0;
+  enum issue_result sr;
+  if (seal_first)
+    {
+      st = peek_folio (s, x->tenant_id, series, &folio);
+      if (st < 0)
+        {
+          st = fail (x, ISSUE_STORE_ERROR, st);
+          goto done;
+        }
+      sr = seal_stamp (x->tenant_id, &inv, csd, pac, series, folio, &xml,
+                       &stamp, &out->err);
+      if (sr != ISSUE_OK)
+        {
+          st = refuse (x, sr, 0);
+          goto done;
+        }
+    }
+
   /* ---- (2) claim: the compare-and-set that keeps invariant 1 ---- */
   for (size_t i = 0; i < x->n; i++)
     {
@@ -840,37 +918,32 @@ issue_tx_fn (struct store *s, void *arg)
     }
 
   /* ---- (3) folio, seal, stamp, store ---- */
-  const char *series = t.series[0] ? t.series : "A";
-  int64_t folio = 0;
+  int64_t taken = 0;
   st = store_series_ensure (s, x->tenant_id, series);
   if (st >= 0)
-    st = store_series_next (s, x->tenant_id, series, &folio);
+    st = store_series_next (s, x->tenant_id, series, &taken);
   if (st != STORE_ONE)
     {
       st = fail (x, ISSUE_STORE_ERROR, st == STORE_NONE ? STORE_HARD : st);
       goto done;
     }
-  char folio_text[24];
-  snprintf (folio_text, sizeof folio_text, "%lld", (long long)folio);
-  inv.series = xstrdup (series);
-  inv.folio = xstrdup (folio_text);
-  if (!cfdi_build_sealed (&inv, csd, &xml, NULL, &out->err))
+  if (seal_first && taken != folio)
     {
-      log_error ("issue: tenant %lld: seal failed: %s: %s",
-                 (long long)x->tenant_id, out->err.code, out->err.message);
-      st = fail (x, ISSUE_FAILED, STORE_HARD);
+      log_error ("issue: tenant %lld: folio %lld read, %lld taken",
+                 (long long)x->tenant_id, (long long)folio, (long long)taken);
+      st = fail (x, ISSUE_STORE_ERROR, STORE_SOFT);
       goto done;
     }
-  enum pac_status ps = pac_stamp (pac, xml.data, xml.len, &stamp, &out->err);
-  if (ps != PAC_OK)
+  folio = taken;
+  if (!seal_first)
     {
-      log_warn ("issue: tenant %lld: stamping (%s) %s: %s",
-                (long long)x->tenant_id, pac->name,
-                ps == PAC_RETRY ? "unavailable" : "rejected",
-                out->err.message);
-      st = fail (x, ps == PAC_RETRY ? ISSUE_STAMP_RETRY : ISSUE_STAMP_REJECTED,
-                 STORE_HARD);
-      goto done;
+      sr = seal_stamp (x->tenant_id, &inv, csd, pac, series, folio, &xml,
+                       &stamp, &out->err);
+      if (sr != ISSUE_OK)
+        {
+          st = fail (x, sr, STORE_HARD);
+          goto done;
+        }
     }
 
   struct store_invoice row;
