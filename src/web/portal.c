@@ -1307,9 +1307,10 @@ preview_ctx (struct page *p, const struct cart *c, const struct fiscal *f)
   for (size_t i = 0; i < inv.n_items; i++)
     {
       const struct invoice_item *it = &inv.items[i];
-      char q[MONEY_BUFSZ], up[MONEY_BUFSZ], am[48], ds[48];
+      char q[MONEY_BUFSZ], up[MONEY_BUFSZ + 1], am[48], ds[48];
       money_format_min (it->quantity, 0, q);
-      money_format_min (it->unit_price, 2, up);
+      up[0] = '$';
+      money_format_min (it->unit_price, 2, up + 1);
       fmt_money (it->amount, am);
       fmt_money (it->discount_net, ds);
       json_array_append_new (

@@ -81,6 +81,7 @@ static const struct
   { "unit_price", "Precio unitario", "Unit price" },
   { "amount", "Importe", "Amount" },
   { "subtotal", "Subtotal", "Subtotal" },
+  { "grand_total", "Total", "Total" },
   { "discount", "Descuento", "Discount" },
   { "withheld", "retenido", "withheld" },
   { "payment_form", "Forma de pago", "Payment form" },
