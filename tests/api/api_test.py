@@ -842,6 +842,13 @@ def main():
             durability(db, workdir, ka)
         else:
             two_processes(db, workdir, ka)
+        step("sanitizers")
+        for f in os.listdir(workdir):
+            if f.endswith(".log"):
+                text = open(os.path.join(workdir, f), errors="replace").read()
+                check(not re.search(r"runtime error:|AddressSanitizer|"
+                                    r"LeakSanitizer", text),
+                      "sanitizer report in %s" % f)
         print("api %s: %d failures in %.1fs" % (BACKEND, len(FAILS),
                                                 time.time() - t0))
     finally:
