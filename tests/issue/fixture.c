@@ -4,7 +4,7 @@
  * (so these tests do not depend on the admin CLI).
  *
  *   issue_fixture DB tenant SLUG RFC NAME REGIME ZIP CER KEY PWFILE
- *                 [WINDOW_DAYS [PERIODICITY [SERIES]]]
+ *                 [WINDOW_DAYS [PERIODICITY [SERIES [STAMP]]]]
  *       migrates, creates the tenant (with its CSD if CER is not "-") and
  *       prints a new API key on stdout.
  *   issue_fixture DB folios SLUG      prints "SERIES FOLIO" per invoice
@@ -74,6 +74,8 @@ main (int argc, char **argv)
         snprintf (t.periodicity, sizeof t.periodicity, "%s", argv[12]);
       if (argc > 13)
         snprintf (t.series, sizeof t.series, "%s", argv[13]);
+      if (argc > 14)
+        snprintf (t.stamp, sizeof t.stamp, "%s", argv[14]);
       if (store_tenant_insert (s, &t) != STORE_ONE)
         return die ("tenant insert", NULL);
       if (strcmp (argv[8], "-") != 0)

@@ -235,6 +235,21 @@ def issue_scenarios(db, workdir, srv, ka, kb, knocsd):
     check(st == 409 and err_of(js)[0] == "csd_missing", "no csd %d %r"
           % (st, js))
 
+    step("issue: stamping provider unavailable -> 503, nothing written")
+    kx = fixture(db, "tenant", "tx", "EKU9003173C9", "ESCUELA KEMPER URGATE",
+                 "601", "06000",
+                 *[os.path.join(SHARED, "sat", "csd", "EKU9003173C9", f)
+                   for f in ("EKU9003173C9.cer", "EKU9003173C9.key",
+                             "password.txt")],
+                 "7", "04", "X", "no-such-pac").strip()
+    x = new_ticket(srv, kx, "I-PAC")
+    st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % x["id"], RECEIVER,
+                        key=kx)
+    check(st == 503 and err_of(js)[0] == "stamp_unavailable",
+          "no provider %d %r" % (st, js))
+    check(status_of(srv, kx, x["id"]) == "open"
+          and int(fixture(db, "count", "tx")) == 0, "nothing written")
+
     step("issue: tenant isolation")  # INVARIANT 5
     for path in ("/v1/invoices/%s", "/v1/invoices/%s/xml",
                  "/v1/invoices/%s/pdf"):
