@@ -236,6 +236,51 @@ main (void)
     store_invoice_clear (&si);
     invoice_free (&pv);
   }
+  /* Several tickets in one invoice; the same set again is that invoice;
+   * a subset or an overlapping set is refused (INVARIANT 1). */
+  {
+    int64_t a = add_ticket (s, t.id, br.id, "MULTI-A", now);
+    int64_t b = add_ticket (s, t.id, br.id, "MULTI-B", now);
+    int64_t c3 = add_ticket (s, t.id, br.id, "MULTI-C", now);
+    int64_t ab[] = { b, a, b }, ba[] = { a, b }, ac[] = { a, c3 };
+    struct issue_out o1, o2, o3;
+    CHECK (
+        issue_invoice_for_tickets (s, t.id, ab, 3, &r, "test", "es", now, &o1)
+            == ISSUE_OK,
+        "two tickets (one repeated) in one invoice");
+    CHECK (
+        issue_invoice_for_tickets (s, t.id, ba, 2, &r, "test", "es", now, &o2)
+                == ISSUE_EXISTING
+            && o2.invoice_id == o1.invoice_id,
+        "same set, other order: the same invoice");
+    CHECK (
+        issue_invoice_for_tickets (s, t.id, &a, 1, &r, "test", "es", now, &o3)
+                == ISSUE_INVOICED
+            && o3.ticket_id == a,
+        "subset refused");
+    CHECK (
+        issue_invoice_for_tickets (s, t.id, ac, 2, &r, "test", "es", now, &o3)
+            == ISSUE_INVOICED,
+        "overlapping set refused");
+    struct store_ticket tc;
+    memset (&tc, 0, sizeof tc);
+    CHECK (store_ticket_get (s, t.id, c3, &tc) == STORE_ONE
+               && tc.status == STORE_TICKET_OPEN,
+           "the refused set left its open ticket open");
+    store_ticket_clear (&tc);
+    struct store_invoice si;
+    memset (&si, 0, sizeof si);
+    CHECK (store_invoice_get (s, t.id, o1.invoice_id, false, &si) == STORE_ONE
+               && si.total == 2 * 232000000,
+           "total of two tickets");
+    store_invoice_clear (&si);
+    int64_t unknown = 987654321;
+    CHECK (issue_invoice_for_tickets (s, t.id, &unknown, 1, &r, "test", "es",
+                                      now, &o3)
+               == ISSUE_NOT_FOUND,
+           "unknown ticket");
+  }
+
   for (int pass = 0; pass < 2; pass++)
     {
       enum store_status kind = pass ? STORE_SOFT : STORE_HARD;
