@@ -50,7 +50,8 @@ decode (const char *s, size_t n)
       int c = (unsigned char)s[i];
       if (c == '+')
         c = ' ';
-      else if (c == '%' && i + 2 < n && hexval (s[i + 1]) >= 0 && hexval (s[i + 2]) >= 0)
+      else if (c == '%' && i + 2 < n && hexval (s[i + 1]) >= 0
+               && hexval (s[i + 2]) >= 0)
         {
           c = hexval (s[i + 1]) * 16 + hexval (s[i + 2]);
           i += 2;
@@ -149,8 +150,8 @@ void
 web_client_addr (struct req *rq, char *out, size_t n)
 {
   snprintf (out, n, "?");
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info (
-      rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const union MHD_ConnectionInfo *ci
+      = MHD_get_connection_info (rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   if (ci == NULL || ci->client_addr == NULL)
     return;
   const struct sockaddr *sa = ci->client_addr;
@@ -242,8 +243,8 @@ queue (struct req *rq, unsigned status, struct MHD_Response *r, size_t len)
 }
 
 enum MHD_Result
-web_reply_html (struct req *rq, unsigned status, const char *html,
-                size_t len, const char *const *cookies, size_t n)
+web_reply_html (struct req *rq, unsigned status, const char *html, size_t len,
+                const char *const *cookies, size_t n)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer (
       len, (void *)html, MHD_RESPMEM_MUST_COPY);
@@ -261,8 +262,8 @@ enum MHD_Result
 web_reply_redirect (struct req *rq, const char *location,
                     const char *const *cookies, size_t n)
 {
-  struct MHD_Response *r
-      = MHD_create_response_from_buffer (0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *r = MHD_create_response_from_buffer (
+      0, (void *)"", MHD_RESPMEM_PERSISTENT);
   if (r == NULL)
     return MHD_NO;
   MHD_add_response_header (r, MHD_HTTP_HEADER_LOCATION, location);
@@ -329,9 +330,8 @@ web_get_static (struct req *rq)
       return web_reply_bytes (rq, 404, "text/plain; charset=utf-8",
                               "not found\n", 10, NULL, false);
     }
-  enum MHD_Result ret
-      = web_reply_bytes (rq, 200, type, b.data ? b.data : "", b.len, NULL,
-                         true);
+  enum MHD_Result ret = web_reply_bytes (rq, 200, type, b.data ? b.data : "",
+                                         b.len, NULL, true);
   buf_free (&b);
   return ret;
 }

@@ -71,8 +71,7 @@ enum MHD_Result web_reply_redirect (struct req *rq, const char *location,
  * caching for an hour (static files) instead of no-store. */
 enum MHD_Result web_reply_bytes (struct req *rq, unsigned status,
                                  const char *content_type, const void *data,
-                                 size_t len, const char *download,
-                                 bool cache);
+                                 size_t len, const char *download, bool cache);
 
 /* GET /static/{file}: serves a file of <data dir>/static whose name is
  * [a-z0-9_-]+ "." (css|js|svg|png), 404 otherwise. */

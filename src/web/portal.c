@@ -3,10 +3,10 @@
  *
  * Flow: find the ticket (QR link /t/{key}, or store + folio + total) →
  * fiscal data → preview → confirm → success page with download links.
- * Every page is rendered on the server from the templates in data/templates/portal
- * (auto-escaped, web/tmpl.h) and works without JavaScript; the small
- * script data/static/portal.js only narrows the dropdowns and solves the
- * proof of work.
+ * Every page is rendered on the server from the templates in
+ * data/templates/portal (auto-escaped, web/tmpl.h) and works without
+ * JavaScript; the small script data/static/portal.js only narrows the
+ * dropdowns and solves the proof of work.
  *
  * Nothing is kept on the server between pages (portal.h): the tickets
  * found travel in a signed "cart" token, the shopper's data in the forms.
@@ -80,14 +80,14 @@ struct page
   struct app *app;
   struct store_tenant t;
   bool have_tenant;
-  const char *lang;   /* "es" or "en" */
-  char csrf[65];      /* the browser's CSRF cookie value (hex) */
-  char ip[64];        /* client address */
+  const char *lang; /* "es" or "en" */
+  char csrf[65];    /* the browser's CSRF cookie value (hex) */
+  char ip[64];      /* client address */
   int64_t now;
-  int off;            /* tenant's UTC offset, minutes */
-  json_t *ctx;        /* template context */
+  int off;     /* tenant's UTC offset, minutes */
+  json_t *ctx; /* template context */
   struct web_form form;
-  char *cookies[4];   /* Set-Cookie values, owned */
+  char *cookies[4]; /* Set-Cookie values, owned */
   size_t ncookies;
 };
 
@@ -130,8 +130,7 @@ slug_ok (const char *s)
 static void
 csrf_token (struct page *p, struct buf *out)
 {
-  token_make (p->app->secret, "portal-csrf", p->csrf, p->now + CSRF_TTL,
-              out);
+  token_make (p->app->secret, "portal-csrf", p->csrf, p->now + CSRF_TTL, out);
 }
 
 /* The merchant's branding JSON (NULL if none or not JSON).  New ref. */
@@ -192,26 +191,24 @@ page_begin (struct req *rq, struct page *p)
   p->ctx = json_object ();
   json_object_set_new (p->ctx, "t", portal_texts_json (p->lang));
   json_object_set_new (p->ctx, "lang", json_string (p->lang));
-  json_object_set_new (p->ctx, "other_lang",
-                       json_string (strcmp (p->lang, "en") == 0 ? "es"
-                                                                : "en"));
+  json_object_set_new (
+      p->ctx, "other_lang",
+      json_string (strcmp (p->lang, "en") == 0 ? "es" : "en"));
   struct buf tok = BUF_INIT;
   csrf_token (p, &tok);
   json_object_set_new (p->ctx, "csrf", json_string (tok.data));
   buf_free (&tok);
 
   const char *slug = rq->nparams > 0 ? rq->params[0] : "";
-  enum store_status st = slug_ok (slug)
-                             ? store_tenant_find_slug (p->app->store, slug,
-                                                       &p->t)
-                             : STORE_NONE;
+  enum store_status st
+      = slug_ok (slug) ? store_tenant_find_slug (p->app->store, slug, &p->t)
+                       : STORE_NONE;
   if (st != STORE_ONE)
     {
       json_t *m = json_pack ("{s:s}", "name", "facturo");
       json_object_set_new (p->ctx, "m", m);
       json_object_set_new (p->ctx, "title",
-                           json_string (portal_text (p->lang,
-                                                     "merchant_nf")));
+                           json_string (portal_text (p->lang, "merchant_nf")));
       json_object_set_new (
           p->ctx, "message",
           json_string (portal_text (p->lang, st < 0 ? "error_internal"
@@ -225,14 +222,13 @@ page_begin (struct req *rq, struct page *p)
   p->off = auth_tz_offset (p->t.timezone);
 
   json_t *b = branding (&p->t);
-  const char *dn = b ? json_string_value (json_object_get (b, "display_name"))
-                     : NULL;
-  json_t *m = json_pack ("{s:s, s:s, s:b, s:b}", "slug", p->t.slug, "name",
-                         dn && *dn ? dn : p->t.name, "has_logo",
-                         b && json_is_string (json_object_get (b, "logo")),
-                         "sandbox",
-                         p->t.stamp[0] == '\0'
-                             || strcmp (p->t.stamp, "sandbox") == 0);
+  const char *dn
+      = b ? json_string_value (json_object_get (b, "display_name")) : NULL;
+  json_t *m = json_pack (
+      "{s:s, s:s, s:b, s:b}", "slug", p->t.slug, "name",
+      dn && *dn ? dn : p->t.name, "has_logo",
+      b && json_is_string (json_object_get (b, "logo")), "sandbox",
+      p->t.stamp[0] == '\0' || strcmp (p->t.stamp, "sandbox") == 0);
   json_decref (b);
   json_object_set_new (p->ctx, "m", m);
   return true;
@@ -246,8 +242,8 @@ page_render (struct page *p, unsigned status, const char *name)
   if (templates == NULL || !tmpl_render (templates, name, p->ctx, &out))
     {
       buf_free (&out);
-      log_error ("request %s: portal: template %s missing",
-                 p->rq->request_id, name);
+      log_error ("request %s: portal: template %s missing", p->rq->request_id,
+                 name);
       static const char msg[] = "<!doctype html><title>Error</title>"
                                 "<p>Internal error.</p>";
       web_reply_html (p->rq, 500, msg, sizeof msg - 1, NULL, 0);
@@ -287,8 +283,9 @@ page_form (struct page *p)
     }
   struct buf got = BUF_INIT;
   const char *c = web_cookie (rq, "fcsrf");
-  bool ok = c && token_check (p->app->secret, "portal-csrf",
-                              web_form_get (&p->form, "csrf"), p->now, &got)
+  bool ok = c
+            && token_check (p->app->secret, "portal-csrf",
+                            web_form_get (&p->form, "csrf"), p->now, &got)
             && got.len == strlen (c) && got.len == 32
             && sodium_memcmp (got.data, c, got.len) == 0;
   buf_free (&got);
@@ -409,10 +406,10 @@ cart_ctx (struct page *p, const struct cart *c)
           fmt_money (tk.total, tot);
           fmt_time (tk.date, p->off, when);
           money_add (sum, tk.total, &sum);
-          json_array_append_new (
-              rows, json_pack ("{s:s, s:s, s:s, s:s}", "branch",
-                               tk.branch_code, "folio", tk.folio_number,
-                               "date", when, "total", tot));
+          json_array_append_new (rows, json_pack ("{s:s, s:s, s:s, s:s}",
+                                                  "branch", tk.branch_code,
+                                                  "folio", tk.folio_number,
+                                                  "date", when, "total", tot));
         }
       store_ticket_clear (&tk);
     }
@@ -444,8 +441,7 @@ lookup_ctx (struct page *p, const char *branch, const char *folio,
     for (size_t i = 0; i < n && i < 500; i++)
       json_array_append_new (
           arr, json_pack ("{s:s, s:s, s:b}", "code", br[i].code, "name",
-                          br[i].name[0] ? br[i].name : br[i].code,
-                          "selected",
+                          br[i].name[0] ? br[i].name : br[i].code, "selected",
                           branch && strcmp (branch, br[i].code) == 0));
   free (br);
   json_object_set_new (p->ctx, "has_branches",
@@ -500,8 +496,9 @@ trim_copy (char *dst, size_t n, const char *src)
     src++;
   snprintf (dst, n, "%s", src);
   size_t l = strlen (dst);
-  while (l > 0 && (dst[l - 1] == ' ' || dst[l - 1] == '\t'
-                   || dst[l - 1] == '\r' || dst[l - 1] == '\n'))
+  while (l > 0
+         && (dst[l - 1] == ' ' || dst[l - 1] == '\t' || dst[l - 1] == '\r'
+             || dst[l - 1] == '\n'))
     dst[--l] = '\0';
 }
 
@@ -636,8 +633,7 @@ set_err (json_t *errs, const char *field, const char *lang,
 {
   if (json_object_get (errs, field))
     return;
-  const char *msg = e ? (strcmp (lang, "en") == 0 ? e->message
-                                                  : e->message_es)
+  const char *msg = e ? (strcmp (lang, "en") == 0 ? e->message : e->message_es)
                       : portal_text (lang, key);
   json_object_set_new (errs, field, json_string (msg));
 }
@@ -715,8 +711,7 @@ fiscal_check (const struct fiscal *f, const char *lang, bool *digit_warn)
       {
         ferr_set (&e, "email_invalid", "email",
                   "\"%s\" is not a valid e-mail address",
-                  "\"%s\" no es una dirección de correo válida",
-                  f->emails[i]);
+                  "\"%s\" no es una dirección de correo válida", f->emails[i]);
         set_err (errs, "email", lang, &e, NULL);
       }
   if (rfc_ok && f->regime[0] && f->use[0] && f->zip[0])
@@ -770,8 +765,8 @@ fiscal_ctx (struct page *p, const struct fiscal *f, json_t *errs,
           regs, json_pack ("{s:s, s:s, s:s, s:b}", "code", rg[i].code, "desc",
                            rg[i].description, "kinds",
                            rg[i].fisica && rg[i].moral ? "f m"
-                           : rg[i].fisica             ? "f"
-                                                      : "m",
+                           : rg[i].fisica              ? "f"
+                                                       : "m",
                            "selected", strcmp (f->regime, rg[i].code) == 0));
     }
   json_object_set_new (p->ctx, "regimes", regs);
@@ -809,8 +804,8 @@ fiscal_ctx (struct page *p, const struct fiscal *f, json_t *errs,
           uses, json_pack ("{s:s, s:s, s:s, s:s, s:b}", "code", us[i].code,
                            "desc", us[i].description, "kinds",
                            us[i].fisica && us[i].moral ? "f m"
-                           : us[i].fisica             ? "f"
-                                                      : "m",
+                           : us[i].fisica              ? "f"
+                                                       : "m",
                            "regimes", rl.data ? rl.data : "", "selected",
                            strcmp (f->use, us[i].code) == 0));
       buf_free (&rl);
@@ -903,9 +898,9 @@ invoiced_page (struct page *p, int64_t ticket_id)
 static bool
 ticket_refused (struct page *p, const struct store_ticket *tk)
 {
-  int64_t end = issue_window_end (tk->date, p->t.window_days,
-                                  issue_periodicity_parse (p->t.periodicity),
-                                  p->off);
+  int64_t end
+      = issue_window_end (tk->date, p->t.window_days,
+                          issue_periodicity_parse (p->t.periodicity), p->off);
   switch (tk->status)
     {
     case STORE_TICKET_CANCELLED:
@@ -973,10 +968,10 @@ portal_get_theme (struct req *rq)
   if (page_begin (rq, &p))
     {
       json_t *b = branding (&p.t);
-      const char *pri = b ? json_string_value (json_object_get (b, "color"))
-                          : NULL;
-      const char *acc = b ? json_string_value (json_object_get (b, "accent"))
-                          : NULL;
+      const char *pri
+          = b ? json_string_value (json_object_get (b, "color")) : NULL;
+      const char *acc
+          = b ? json_string_value (json_object_get (b, "accent")) : NULL;
       struct buf css = BUF_INIT;
       buf_printf (&css, ":root{--brand:%s;--accent:%s}\n",
                   color_ok (pri) ? pri : "#1f5f8b",
@@ -1002,8 +997,8 @@ portal_get_logo (struct req *rq)
   static const char *const types[]
       = { "image/png", "image/jpeg", "image/svg+xml", "image/webp" };
   json_t *b = branding (&p.t);
-  const char *logo = b ? json_string_value (json_object_get (b, "logo"))
-                       : NULL;
+  const char *logo
+      = b ? json_string_value (json_object_get (b, "logo")) : NULL;
   const char *type = NULL;
   const char *data = NULL;
   for (size_t i = 0; logo && i < sizeof types / sizeof types[0]; i++)
@@ -1054,10 +1049,10 @@ portal_get_ticket (struct req *rq)
     }
   struct store_ticket tk;
   memset (&tk, 0, sizeof tk);
-  enum store_status st = strlen (key) == STORE_TICKET_KEY_LEN
-                             ? store_ticket_find_key (p.app->store, p.t.id,
-                                                      key, &tk)
-                             : STORE_NONE;
+  enum store_status st
+      = strlen (key) == STORE_TICKET_KEY_LEN
+            ? store_ticket_find_key (p.app->store, p.t.id, key, &tk)
+            : STORE_NONE;
   if (st < 0)
     notice (&p, 503, "error_title", "error_retry");
   else if (st == STORE_NONE)
@@ -1189,8 +1184,7 @@ portal_post_lookup (struct req *rq)
     {
       st = store_branch_find_code (p.app->store, p.t.id, branch, &br);
       if (st == STORE_ONE)
-        st = store_ticket_find_folio (p.app->store, p.t.id, br.id, folio,
-                                      &tk);
+        st = store_ticket_find_folio (p.app->store, p.t.id, br.id, folio, &tk);
     }
   if (st < 0)
     {
@@ -1314,14 +1308,12 @@ preview_ctx (struct page *p, const struct cart *c, const struct fiscal *f)
       fmt_money (it->amount, am);
       fmt_money (it->discount_net, ds);
       json_array_append_new (
-          items, json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "qty", q,
-                            "unit", it->unit_name ? it->unit_name
-                                                  : it->unit_key,
-                            "description", it->description, "unit_price", up,
-                            "amount", am, "product_key", it->product_key,
-                            "discount",
-                            it->has_discount && it->discount_net ? ds
-                                                                 : NULL));
+          items,
+          json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "qty", q, "unit",
+                     it->unit_name ? it->unit_name : it->unit_key,
+                     "description", it->description, "unit_price", up,
+                     "amount", am, "product_key", it->product_key, "discount",
+                     it->has_discount && it->discount_net ? ds : NULL));
     }
   json_t *taxes = json_array ();
   for (size_t i = 0; i < inv.n_tax_totals; i++)
@@ -1337,15 +1329,13 @@ preview_ctx (struct page *p, const struct cart *c, const struct fiscal *f)
       else if (tt->factor == INVOICE_FACTOR_TASA)
         {
           money_format_min (tt->rate * 100, 0, rate);
-          snprintf (label, sizeof label, "%s %s%%", tax_name (tt->kind),
-                    rate);
+          snprintf (label, sizeof label, "%s %s%%", tax_name (tt->kind), rate);
         }
       else
         snprintf (label, sizeof label, "%s", tax_name (tt->kind));
       fmt_money (tt->withholding ? -tt->amount : tt->amount, am);
-      json_array_append_new (taxes,
-                             json_pack ("{s:s, s:s}", "label", label, "amount",
-                                        am));
+      json_array_append_new (
+          taxes, json_pack ("{s:s, s:s}", "label", label, "amount", am));
     }
   char sub[48], disc[48], tot[48];
   fmt_money (inv.subtotal, sub);
@@ -1360,22 +1350,22 @@ preview_ctx (struct page *p, const struct cart *c, const struct fiscal *f)
     buf_printf (&em, "%s%s", i ? ", " : "", f->emails[i]);
   json_object_set_new (
       p->ctx, "inv",
-      json_pack ("{s:o, s:o, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s}",
-                 "items", items, "taxes", taxes, "subtotal", sub, "discount",
-                 disc, "has_discount", inv.discount != 0, "total", tot,
-                 "currency", inv.currency[0] ? inv.currency : "MXN",
-                 "payment_form", pf ? pf->description : form, "form_code",
-                 form, "emails", em.data ? em.data : ""));
-  json_object_set_new (
-      p->ctx, "issuer",
-      json_pack ("{s:s, s:s, s:s}", "rfc", p->t.rfc, "name", p->t.name,
-                 "regime", ri ? ri->description : p->t.regime));
-  json_object_set_new (
-      p->ctx, "receiver",
-      json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "rfc", f->rfc, "name",
-                 f->name, "zip", f->zip, "regime_code", f->regime, "regime",
-                 rr ? rr->description : "", "use_code", f->use, "use",
-                 uu ? uu->description : ""));
+      json_pack ("{s:o, s:o, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s}", "items",
+                 items, "taxes", taxes, "subtotal", sub, "discount", disc,
+                 "has_discount", inv.discount != 0, "total", tot, "currency",
+                 inv.currency[0] ? inv.currency : "MXN", "payment_form",
+                 pf ? pf->description : form, "form_code", form, "emails",
+                 em.data ? em.data : ""));
+  json_object_set_new (p->ctx, "issuer",
+                       json_pack ("{s:s, s:s, s:s}", "rfc", p->t.rfc, "name",
+                                  p->t.name, "regime",
+                                  ri ? ri->description : p->t.regime));
+  json_object_set_new (p->ctx, "receiver",
+                       json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "rfc",
+                                  f->rfc, "name", f->name, "zip", f->zip,
+                                  "regime_code", f->regime, "regime",
+                                  rr ? rr->description : "", "use_code",
+                                  f->use, "use", uu ? uu->description : ""));
   buf_free (&em);
   invoice_free (&inv);
   return true;
@@ -1388,12 +1378,11 @@ hidden_ctx (struct page *p, const struct fiscal *f)
   struct buf em = BUF_INIT;
   for (size_t i = 0; i < f->n_emails; i++)
     buf_printf (&em, "%s%s", i ? "," : "", f->emails[i]);
-  json_object_set_new (p->ctx, "h",
-                       json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "rfc",
-                                  f->rfc, "name", f->name, "zip", f->zip,
-                                  "regime", f->regime, "use", f->use, "emails",
-                                  em.data ? em.data : "", "rfc_ok",
-                                  f->accept_digit));
+  json_object_set_new (
+      p->ctx, "h",
+      json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "rfc", f->rfc, "name",
+                 f->name, "zip", f->zip, "regime", f->regime, "use", f->use,
+                 "emails", em.data ? em.data : "", "rfc_ok", f->accept_digit));
   buf_free (&em);
 }
 
@@ -1451,8 +1440,8 @@ actor_of (struct page *p, char out[40])
 {
   uint8_t h[8];
   char hex[17];
-  crypto_generichash (h, sizeof h, (const uint8_t *)p->csrf,
-                      strlen (p->csrf), p->app->secret, 32);
+  crypto_generichash (h, sizeof h, (const uint8_t *)p->csrf, strlen (p->csrf),
+                      p->app->secret, 32);
   sodium_bin2hex (hex, sizeof hex, h, sizeof h);
   snprintf (out, 40, "portal:%s", hex);
 }
@@ -1473,8 +1462,7 @@ issued_by (struct page *p, int64_t invoice_id, const char *actor)
 }
 
 static void
-dl_link (struct page *p, int64_t invoice_id, const char *file,
-         const char *key)
+dl_link (struct page *p, int64_t invoice_id, const char *file, const char *key)
 {
   char pl[80];
   snprintf (pl, sizeof pl, "%lld:%lld:%s", (long long)p->t.id,
@@ -1542,9 +1530,8 @@ portal_post_confirm (struct req *rq)
   char actor[40];
   actor_of (&p, actor);
   struct issue_out o;
-  enum issue_result res
-      = issue_invoice_for_tickets (p.app->store, p.t.id, c.ids, c.n, &r,
-                                   actor, p.lang, 0, &o);
+  enum issue_result res = issue_invoice_for_tickets (
+      p.app->store, p.t.id, c.ids, c.n, &r, actor, p.lang, 0, &o);
   log_info ("request %s: portal: tenant %lld: issue %s: %zu ticket(s), "
             "invoice %lld (client %s)",
             rq->request_id, (long long)p.t.id, issue_result_code (res), c.n,
@@ -1587,11 +1574,10 @@ portal_post_confirm (struct req *rq)
     case ISSUE_IN_GLOBAL:
       if (store_ticket_get (p.app->store, p.t.id, o.ticket_id, &tk)
           == STORE_ONE)
-        expired_page (&p,
-                      issue_window_end (tk.date, p.t.window_days,
-                                        issue_periodicity_parse (
-                                            p.t.periodicity),
-                                        p.off));
+        expired_page (
+            &p, issue_window_end (tk.date, p.t.window_days,
+                                  issue_periodicity_parse (p.t.periodicity),
+                                  p.off));
       else
         notice (&p, 410, "exp_title", "exp_text2");
       break;
@@ -1625,8 +1611,7 @@ portal_post_resend (struct req *rq)
   long long tid = 0, iid = 0;
   bool ok = token_check (p.app->secret, "portal-resend",
                          web_form_get (&p.form, "resend"), p.now, &pl)
-            && sscanf (pl.data, "%lld:%lld", &tid, &iid) == 2
-            && tid == p.t.id;
+            && sscanf (pl.data, "%lld:%lld", &tid, &iid) == 2 && tid == p.t.id;
   buf_free (&pl);
   uint64_t ipkey = portal_guard_key (p.app->secret, "ip", p.ip);
   unsigned retry = 0;
@@ -1686,8 +1671,7 @@ portal_get_download (struct req *rq)
   struct buf pl = BUF_INIT;
   long long tid = 0, iid = 0;
   char file[8] = "";
-  bool ok = token_check (p.app->secret, "portal-dl", rq->params[1], p.now,
-                         &pl)
+  bool ok = token_check (p.app->secret, "portal-dl", rq->params[1], p.now, &pl)
             && sscanf (pl.data, "%lld:%lld:%3s", &tid, &iid, file) == 3
             && tid == p.t.id
             && (strcmp (file, "xml") == 0 || strcmp (file, "pdf") == 0);
@@ -1720,8 +1704,8 @@ portal_get_download (struct req *rq)
       memset (&e, 0, sizeof e);
       if (inv.pdf && inv.pdf_len)
         buf_append (&pdf, inv.pdf, inv.pdf_len);
-      else if (pdf_render_cfdi ((const char *)inv.xml, inv.xml_len, NULL,
-                                &pdf, &e))
+      else if (pdf_render_cfdi ((const char *)inv.xml, inv.xml_len, NULL, &pdf,
+                                &e))
         store_invoice_set_pdf (p.app->store, p.t.id, iid,
                                (const unsigned char *)pdf.data, pdf.len);
       if (pdf.len)

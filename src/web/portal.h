@@ -21,17 +21,17 @@
 #define PORTAL_MAX_TICKETS 20       /* tickets gathered in one invoice */
 
 /* Route handlers (listed in http/router.c). */
-enum MHD_Result portal_get_static (struct req *rq);      /* /static/{f} */
-enum MHD_Result portal_get_index (struct req *rq);       /* /{m}/ */
-enum MHD_Result portal_get_theme (struct req *rq);       /* /{m}/theme.css */
-enum MHD_Result portal_get_logo (struct req *rq);        /* /{m}/logo */
-enum MHD_Result portal_get_ticket (struct req *rq);      /* /{m}/t/{key} */
-enum MHD_Result portal_post_lookup (struct req *rq);     /* /{m}/lookup */
-enum MHD_Result portal_post_data (struct req *rq);       /* /{m}/data */
-enum MHD_Result portal_post_confirm (struct req *rq);    /* /{m}/confirm */
-enum MHD_Result portal_post_resend (struct req *rq);     /* /{m}/resend */
-enum MHD_Result portal_post_forget (struct req *rq);     /* /{m}/forget */
-enum MHD_Result portal_get_download (struct req *rq);    /* /{m}/dl/{tok} */
+enum MHD_Result portal_get_static (struct req *rq);   /* /static/{f} */
+enum MHD_Result portal_get_index (struct req *rq);    /* /{m}/ */
+enum MHD_Result portal_get_theme (struct req *rq);    /* /{m}/theme.css */
+enum MHD_Result portal_get_logo (struct req *rq);     /* /{m}/logo */
+enum MHD_Result portal_get_ticket (struct req *rq);   /* /{m}/t/{key} */
+enum MHD_Result portal_post_lookup (struct req *rq);  /* /{m}/lookup */
+enum MHD_Result portal_post_data (struct req *rq);    /* /{m}/data */
+enum MHD_Result portal_post_confirm (struct req *rq); /* /{m}/confirm */
+enum MHD_Result portal_post_resend (struct req *rq);  /* /{m}/resend */
+enum MHD_Result portal_post_forget (struct req *rq);  /* /{m}/forget */
+enum MHD_Result portal_get_download (struct req *rq); /* /{m}/dl/{tok} */
 
 /* ---- portal_i18n.c ---- */
 

@@ -27,9 +27,9 @@
 struct slot
 {
   uint64_t key;
-  int64_t minute;   /* UTC minute of `hits` */
-  int hits;         /* look-ups in that minute */
-  int fails;        /* recent failures */
+  int64_t minute;    /* UTC minute of `hits` */
+  int hits;          /* look-ups in that minute */
+  int fails;         /* recent failures */
   int64_t last_fail; /* UTC seconds */
 };
 
@@ -37,8 +37,7 @@ static struct slot slots[NSLOTS];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 uint64_t
-portal_guard_key (const uint8_t secret[32], const char *kind,
-                  const char *text)
+portal_guard_key (const uint8_t secret[32], const char *kind, const char *text)
 {
   uint8_t h[8];
   crypto_generichash_state st;

@@ -129,8 +129,7 @@ static const struct
     "público en general.",
     "As it was not invoiced in time, it went into the global invoice to "
     "the general public." },
-  { "can_title", "Este ticket fue cancelado",
-    "This ticket was cancelled" },
+  { "can_title", "Este ticket fue cancelado", "This ticket was cancelled" },
   { "can_text", "La tienda canceló esta compra, por eso no se puede facturar.",
     "The store cancelled this purchase, so it cannot be invoiced." },
   { "wait_title", "Demasiados intentos", "Too many attempts" },
@@ -144,8 +143,9 @@ static const struct
     "For security, open the page again and retry (cookies must be enabled "
     "for this site)." },
   { "session_title", "Tu búsqueda caducó", "Your search has expired" },
-  { "session_text", "Vuelve a buscar tu ticket.", "Please find your ticket "
-                                                  "again." },
+  { "session_text", "Vuelve a buscar tu ticket.",
+    "Please find your ticket "
+    "again." },
   { "merchant_nf", "Esta tienda no existe", "There is no such store" },
   { "error_title", "No pudimos emitir la factura",
     "We could not issue the invoice" },
