@@ -575,7 +575,7 @@ static void *
 job_main (void *arg)
 {
   struct global_job *j = arg;
-  unsigned wait = 5; /* first tick soon after start */
+  unsigned wait = j->interval < 5 ? j->interval : 5; /* first tick soon */
   pthread_mutex_lock (&j->mu);
   while (!j->stop)
     {

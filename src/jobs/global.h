@@ -73,10 +73,10 @@ enum global_status global_invoice_issue (struct store *s, int64_t tenant_id,
 int global_invoice_tick (struct store *s, int64_t now);
 
 /* A thread calling global_invoice_tick every interval_s seconds (0 =
- * 600), first one a few seconds after start.  For `facturo serve`: start
- * it once the store is open, stop it before closing the store.  NULL if
- * the thread cannot be created.  stop (NULL = no-op) waits for a tick in
- * progress to finish. */
+ * 600), the first one min(5, interval_s) seconds after start.  For `facturo
+ * serve`: start it once the store is open, stop it before closing the store.
+ * NULL if the thread cannot be created.  stop (NULL = no-op) waits for a tick
+ * in progress to finish. */
 struct global_job;
 struct global_job *global_job_start (struct store *s, unsigned interval_s);
 void global_job_stop (struct global_job *j);

@@ -23,6 +23,7 @@
 #include "cfdi/csd.h"
 #include "core/invoice.h"
 #include "core/ticket.h"
+#include "jobs/global.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -316,6 +317,51 @@ main (void)
     }
   /* Every statement of the flow was hit once by a hard fault (and
    * failed the issuance); soft faults were retried by store_tx. */
+  /* The periodic job: a daily tenant's ticket of yesterday goes into the
+   * global invoice on the job's first tick; today's stays open. */
+  {
+    struct store_tenant d;
+    store_tenant_init (&d);
+    strcpy (d.slug, "daily");
+    strcpy (d.rfc, "EKU9003173C9");
+    strcpy (d.name, "ESCUELA KEMPER URGATE");
+    strcpy (d.regime, "601");
+    strcpy (d.zip, "06000");
+    strcpy (d.periodicity, "01");
+    CHECK (store_tenant_insert (s, &d) == STORE_ONE, "daily tenant");
+    CHECK (store_tenant_csd_set (s, d.id, &m) == STORE_ONE, "daily csd");
+    struct store_branch db = { 0 };
+    strcpy (db.code, "S01");
+    strcpy (db.name, "S01");
+    CHECK (store_branch_insert (s, d.id, &db) == STORE_ONE, "daily branch");
+    int64_t old = add_ticket (s, d.id, db.id, "D-OLD", now - 86400);
+    int64_t cur = add_ticket (s, d.id, db.id, "D-NOW", now);
+    struct global_job *j = global_job_start (s, 1);
+    CHECK (j != NULL, "job started");
+    struct store_ticket tt;
+    memset (&tt, 0, sizeof tt);
+    for (int i = 0; i < 100; i++)
+      {
+        store_ticket_clear (&tt);
+        memset (&tt, 0, sizeof tt);
+        store_ticket_get (s, d.id, old, &tt);
+        if (tt.status == STORE_TICKET_IN_GLOBAL)
+          break;
+        usleep (50000);
+      }
+    global_job_stop (j);
+    CHECK (tt.status == STORE_TICKET_IN_GLOBAL, "job took yesterday's ticket");
+    store_ticket_clear (&tt);
+    memset (&tt, 0, sizeof tt);
+    bool after_midnight = (now - 6 * 3600) % 86400 >= 120; /* "today" */
+    CHECK (store_ticket_get (s, d.id, cur, &tt) == STORE_ONE
+               && (tt.status == STORE_TICKET_OPEN || !after_midnight),
+           "job left today's ticket");
+    store_ticket_clear (&tt);
+    CHECK (global_invoice_tick (s, 0) == 0, "a second tick issues nothing");
+    store_tenant_clear (&d);
+  }
+
   CHECK (faulted >= 10, "faults actually hit the flow (%d)", faulted);
   CHECK (store_retries (s) >= 10, "soft faults were retried (%llu)",
          (unsigned long long)store_retries (s));
