@@ -129,6 +129,11 @@ def main():
         throttle(workdir)
     finally:
         env.stop()
+    step("server logs free of sanitizer reports (ASan/UBSan builds)")
+    for name in ("srv.log", "thr.log"):
+        log = open(os.path.join(workdir, name), errors="replace").read()
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            check(bad not in log, "%s in %s:\n%s" % (bad, name, log[-3000:]))
     shutil.rmtree(workdir, ignore_errors=True)
     print("portal: all checks passed")
 
