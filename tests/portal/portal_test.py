@@ -15,6 +15,7 @@ import http.client
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,13 @@ def data(b, page, **over):
 def confirm_form(page):
     keys = ["csrf", "cart", "rfc", "name", "zip", "regime", "use", "email"]
     return {k: field(page, k) for k in keys}
+
+
+def mail_jobs(env):
+    c = sqlite3.connect(env.dbfile, timeout=10)
+    n = c.execute("SELECT count(*) FROM jobs WHERE kind = 'mail'").fetchone()[0]
+    c.close()
+    return n
 
 
 def main():
@@ -227,10 +235,12 @@ def scenarios(env, workdir):
 
     step("confirm issues through issue_invoice_for_tickets; downloads")
     cf = confirm_form(pv)
+    jobs0 = mail_jobs(env)
     st, _, done = b.page("POST", "/tienda/confirm", cf)
     check(st == 200 and 'id="uuid"' in done, "done %d %s" % (st, title(done)))
     uuid = re.search(r'id="uuid">([0-9A-F-]{36})<', done).group(1)
-    check("compras@ure.example.com" in done, "mail queued to the address")
+    check("compras@ure.example.com" in done and mail_jobs(env) == jobs0 + 1,
+          "mail queued to the address")
     xml_url = html.unescape(re.search(r'id="dl-xml" href="([^"]+)"', done).group(1))
     pdf_url = html.unescape(re.search(r'id="dl-pdf" href="([^"]+)"', done).group(1))
     check(uuid not in xml_url and "P-1" not in xml_url, "links carry no UUID")
@@ -262,8 +272,8 @@ def scenarios(env, workdir):
         check(secret not in r, "invoiced page shows %s" % secret)
     st, _, rs = c.page("POST", "/tienda/resend",
                        {"csrf": field(r, "csrf"), "resend": field(r, "resend")})
-    check(st == 200 and "compras@" not in rs and "reenviamos" in rs,
-          "resend queued: %d" % st)
+    check(st == 200 and "compras@" not in rs and "reenviamos" in rs
+          and mail_jobs(env) == jobs0 + 2, "resend queued: %d" % st)
     st, _, again = b.page("POST", "/tienda/confirm", cf)
     check(st == 200 and uuid in again, "same browser again: same invoice")
     st, _, _ = c.page("POST", "/tienda/confirm",
