@@ -62,21 +62,24 @@ ticket_summary (struct req *rq, const struct store_ticket *row,
   return o;
 }
 
-/* The full answer: summary + taxes + items, from a computed ticket. */
+/* The full answer: summary + taxes + items, from a computed ticket.
+ * items: the canonical items if already at hand (stolen), else NULL. */
 static json_t *
 ticket_full (struct req *rq, const struct store_ticket *row,
-             const struct ticket *t)
+             const struct ticket *t, json_t *items)
 {
   json_t *o = ticket_summary (rq, row, t->branch);
   json_object_set_new (o, "taxes", ticket_taxes_json (t));
-  json_object_set_new (o, "items", ticket_items_json (t));
+  json_object_set_new (o, "items", items ? items : ticket_items_json (t));
   return o;
 }
 
-/* Rebuilds the computed ticket from a stored row. */
+/* Rebuilds the computed ticket from a stored row.  The stored items are
+ * already canonical (ticket_items_json wrote them): *items_out (if not
+ * NULL) receives them parsed, to be answered as they are. */
 static bool
 ticket_from_row (const struct store_ticket *row, struct ticket *t,
-                 struct ferr *fe)
+                 json_t **items_out, struct ferr *fe)
 {
   snprintf (t->branch, sizeof t->branch, "%s", row->branch_code);
   snprintf (t->folio_number, sizeof t->folio_number, "%s", row->folio_number);
@@ -87,7 +90,10 @@ ticket_from_row (const struct store_ticket *row, struct ticket *t,
   json_t *items = json_loads (row->items ? row->items : "", 0, &je);
   bool ok = items && invoice_items_from_json (items, &t->inv, fe)
             && ticket_compute (t, fe);
-  json_decref (items);
+  if (ok && items_out)
+    *items_out = items;
+  else
+    json_decref (items);
   return ok;
 }
 
@@ -145,7 +151,7 @@ create_fn (struct store *s, struct api_post *p)
       api_error_answer (p, ERR_TICKET_EXISTS, "folio_number");
       return STORE_ONE;
     }
-  api_json_answer (p, 201, ticket_full (p->rq, &row, &c->t));
+  api_json_answer (p, 201, ticket_full (p->rq, &row, &c->t, NULL));
   store_ticket_clear (&row);
   return STORE_ONE;
 }
@@ -185,10 +191,11 @@ reply_ticket (struct req *rq, unsigned status, const struct store_ticket *row)
   memset (&fe, 0, sizeof fe);
   ticket_init (&t);
   enum MHD_Result ret;
-  if (!ticket_from_row (row, &t, &fe))
+  json_t *items = NULL;
+  if (!ticket_from_row (row, &t, &items, &fe))
     ret = reply_error (rq, ERR_INTERNAL, NULL);
   else
-    ret = reply_json (rq, status, ticket_full (rq, row, &t));
+    ret = reply_json (rq, status, ticket_full (rq, row, &t, items));
   ticket_free (&t);
   return ret;
 }
@@ -256,8 +263,9 @@ cancel_fn (struct store *s, struct api_post *p)
       struct ferr fe;
       memset (&fe, 0, sizeof fe);
       ticket_init (&t);
-      if (ticket_from_row (&row, &t, &fe))
-        api_json_answer (p, 200, ticket_full (p->rq, &row, &t));
+      json_t *items = NULL;
+      if (ticket_from_row (&row, &t, &items, &fe))
+        api_json_answer (p, 200, ticket_full (p->rq, &row, &t, items));
       else
         api_error_answer (p, ERR_INTERNAL, NULL);
       ticket_free (&t);
