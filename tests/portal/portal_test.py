@@ -342,6 +342,20 @@ def scenarios(env, workdir):
     day = E.local(days_ago=1)[:10]
     check(st == 410 and "factura global" in x and day + " 23:59" in x,
           "expired page with deadline %s: %d" % (day, st))
+    step("in the global invoice: the same 'expired' answer")
+    tg = env.ticket("P-GLOBAL", date=E.local(days_ago=40))
+    period = E.local(days_ago=40)[:7]
+    gi = subprocess.run([E.BIN, "global-invoice", "--db", env.db, "--tenant",
+                         "tienda", "--period", period], capture_output=True,
+                        text=True, timeout=120)
+    check(gi.returncode == 0, "global-invoice %s: %s" % (period, gi.stderr))
+    st, js = env.api("GET", "/v1/tickets/%s" % tg["id"])
+    check(js["status"] == "in_global", "ticket in the global invoice")
+    st, _, x = Browser(env).page(
+        "GET", urllib.parse.urlsplit(tg["self_invoice_url"]).path)
+    check(st == 410 and "factura global" in x and 'class="deadline"' in x,
+          "in_global -> expired page: %d" % st)
+
     step("window edge: bought 7 days ago at 00:00:01 is still open today")
     te = env.ticket("P-EDGE", date=E.local(days_ago=7, at=(0, 0, 1)))
     st, _, x = Browser(env).page(
