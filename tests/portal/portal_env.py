@@ -70,15 +70,21 @@ def local(days_ago=0, minutes_ago=1, at=None):
 
 
 class Env:
-    def __init__(self, workdir, name="srv"):
+    """db: None (a SQLite file in workdir) or a URL shared with another
+    Env (e.g. PostgreSQL), in which case the merchant `slug` is created
+    by the first Env only (create=True)."""
+
+    def __init__(self, workdir, name="srv", db=None, slug="tienda",
+                 create=True):
         os.environ["FACTURO_SECRET_KEY"] = SECRET
         self.workdir = workdir
+        self.slug = slug
         self.dbfile = os.path.join(workdir, name + ".db")
-        self.db = "sqlite:" + self.dbfile
-        if not os.path.exists(self.dbfile):
+        self.db = db or "sqlite:" + self.dbfile
+        if create and (db or not os.path.exists(self.dbfile)):
             self._merchant()
         self.key = run("apikey", "create", "--db", self.db, "--tenant",
-                       "tienda").strip().split()[-1]
+                       slug).strip().split()[-1]
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log = os.path.join(workdir, name + ".log")
@@ -102,28 +108,30 @@ class Env:
 
     def _merchant(self):
         run("migrate", "--db", self.db)
-        run("tenant", "create", "--db", self.db, "--slug", "tienda", "--rfc",
+        run("tenant", "create", "--db", self.db, "--slug", self.slug, "--rfc",
             "EKU9003173C9", "--name", "ESCUELA KEMPER URGATE", "--regime",
             "601", "--zip", "06000")
         d = os.path.join(SHARED, "sat", "csd", "EKU9003173C9")
-        run("tenant", "csd", "--db", self.db, "--tenant", "tienda", "--cer",
+        run("tenant", "csd", "--db", self.db, "--tenant", self.slug, "--cer",
             os.path.join(d, "EKU9003173C9.cer"), "--key",
             os.path.join(d, "EKU9003173C9.key"), "--password-file",
             os.path.join(d, "password.txt"))
-        run("branch", "add", "--db", self.db, "--tenant", "tienda", "--code",
+        run("branch", "add", "--db", self.db, "--tenant", self.slug, "--code",
             "S01", "--name", "Sucursal Centro")
-        run("branch", "add", "--db", self.db, "--tenant", "tienda", "--code",
+        run("branch", "add", "--db", self.db, "--tenant", self.slug, "--code",
             "S02", "--name", "Sucursal Norte")
-        self.set_branding({
-            "display_name": "Cafetería Kemper",
-            "color": "#7a1f3d", "accent": "#fbeff3",
-            "logo": "data:image/png;base64," + base64.b64encode(PNG).decode()})
+        if self.db.startswith("sqlite:"):
+            self.set_branding({
+                "display_name": "Cafetería Kemper",
+                "color": "#7a1f3d", "accent": "#fbeff3",
+                "logo": "data:image/png;base64,"
+                + base64.b64encode(PNG).decode()})
 
     def set_branding(self, b):
         # No admin command sets branding yet: write the tenant's column.
         c = sqlite3.connect(self.dbfile, timeout=10)
-        c.execute("UPDATE tenants SET branding = ? WHERE slug = 'tienda'",
-                  (json.dumps(b),))
+        c.execute("UPDATE tenants SET branding = ? WHERE slug = ?",
+                  (json.dumps(b), self.slug))
         c.commit()
         c.close()
 
