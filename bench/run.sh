@@ -102,6 +102,7 @@ getp99=$(cut -d' ' -f2 "$tmp/get" | median)
 stored=$(curl -s "http://127.0.0.1:$port/metrics" | awk -F'} ' '/requests_total\{method="POST",route="\/v1\/tickets",status="201"\}/ {print $2}')
 kill "$sp"; wait "$sp" 2>/dev/null || true
 echo "POST /v1/tickets/s:                      $post  (p99 ${postp99} ms; non-201: $postbad; 201s: ${stored:-?})"
+echo "   each run (tickets stored grow):         $(cut -d' ' -f1 "$tmp/post" | tr '\n' ' ')"
 echo "   ratio to min(trivial, commit) = $limit: $(ratio "$post" "$limit")   (target >= 50 %)"
 echo "   ratio to trivial handler:               $(ratio "$post" "$trivial")"
 echo "   ratio to one-row commits:               $(ratio "$post" "$commit")"
