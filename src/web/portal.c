@@ -1614,16 +1614,23 @@ portal_post_resend (struct req *rq)
             && sscanf (pl.data, "%lld:%lld", &tid, &iid) == 2 && tid == p.t.id;
   buf_free (&pl);
   uint64_t ipkey = portal_guard_key (p.app->secret, "ip", p.ip);
+  char inv_text[48];
+  snprintf (inv_text, sizeof inv_text, "%lld:%lld", tid, iid);
+  uint64_t rkey = portal_guard_key (p.app->secret, "resend", inv_text);
   unsigned retry = 0;
   if (!ok)
     notice (&p, 400, "session_title", "session_text");
-  else if (!portal_guard_take (ipkey, p.now, &retry))
+  else if (!portal_guard_take (ipkey, p.now, &retry)
+           || portal_guard_fails (rkey, p.now, NULL) >= PORTAL_MAX_RESENDS)
     {
-      json_object_set_new (p.ctx, "wait", json_integer (retry));
+      /* At most PORTAL_MAX_RESENDS per invoice in 30 minutes: nobody
+       * can flood the customer's mailbox with its own invoice. */
+      json_object_set_new (p.ctx, "wait", json_integer (retry ? retry : 1800));
       notice (&p, 429, "wait_title", NULL);
     }
   else
     {
+      portal_guard_fail (rkey, p.now);
       char actor[40];
       actor_of (&p, actor);
       int64_t job = 0;

@@ -47,6 +47,8 @@ json_t *portal_texts_json (const char *lang);
 
 /* Failures before a look-up needs a proof of work (or a wait). */
 #define PORTAL_FREE_FAILS 3
+/* Resends of one invoice's e-mail allowed in 30 minutes. */
+#define PORTAL_MAX_RESENDS 2
 /* Look-ups per minute from one client address, whatever their outcome. */
 #define PORTAL_LOOKUPS_PER_MIN 30
 

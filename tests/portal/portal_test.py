@@ -274,6 +274,12 @@ def scenarios(env, workdir):
                        {"csrf": field(r, "csrf"), "resend": field(r, "resend")})
     check(st == 200 and "compras@" not in rs and "reenviamos" in rs
           and mail_jobs(env) == jobs0 + 2, "resend queued: %d" % st)
+    form = {"csrf": field(r, "csrf"), "resend": field(r, "resend")}
+    st, _, _ = c.page("POST", "/tienda/resend", form)
+    check(st == 200 and mail_jobs(env) == jobs0 + 3, "second resend")
+    st, _, _ = c.page("POST", "/tienda/resend", form)
+    check(st == 429 and mail_jobs(env) == jobs0 + 3,
+          "third resend within 30 minutes refused -> %d" % st)
     st, _, again = b.page("POST", "/tienda/confirm", cf)
     check(st == 200 and uuid in again, "same browser again: same invoice")
     st, _, _ = c.page("POST", "/tienda/confirm",
