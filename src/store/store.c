@@ -1149,6 +1149,107 @@ store_tenant_csd_get (struct store *s, int64_t tenant_id,
   return STORE_ONE;
 }
 
+/* ---- the merchant's SMTP password (0002-mail.sql) ---------------- */
+
+enum store_status
+store_tenant_smtp_password_set (struct store *s, int64_t tenant_id,
+                                const char *password)
+{
+  bool clear = password == NULL || password[0] == '\0';
+  unsigned char key[crypto_secretbox_KEYBYTES];
+  unsigned char *box = NULL;
+  size_t bl = 0;
+  if (!clear)
+    {
+      if (!get_mkey (s, true, key))
+        return STORE_HARD;
+      box = seal_box (key, password, strlen (password), &bl);
+      sodium_memzero (key, sizeof key);
+    }
+  enum store_status st = STORE_HARD;
+  RUN (s, r, st, true)
+  {
+    struct q q;
+    st = STORE_HARD;
+    if (clear)
+      {
+        if (Q (&q, &r,
+               "UPDATE tenants SET mail_smtp_pw_box = NULL WHERE id = $1"))
+          {
+            qi (&q, 1, tenant_id);
+            st = q_exec (&q);
+          }
+      }
+    else if (Q (&q, &r,
+                "UPDATE tenants SET mail_smtp_pw_box = $2 WHERE id = $1"))
+      {
+        qi (&q, 1, tenant_id);
+        qb (&q, 2, box, bl);
+        st = q_exec (&q);
+      }
+  }
+  free (box);
+  return st;
+}
+
+struct pw_box
+{
+  unsigned char *box;
+  size_t len;
+};
+
+static void
+read_pw_box (struct q *q, void *out)
+{
+  struct pw_box *b = out;
+  free (b->box);
+  b->box = cblob (q, 0, &b->len);
+}
+
+enum store_status
+store_tenant_smtp_password_get (struct store *s, int64_t tenant_id,
+                                char **out)
+{
+  *out = NULL;
+  struct pw_box b = { NULL, 0 };
+  enum store_status st = STORE_HARD;
+  RUN (s, r, st, false)
+  {
+    struct q q;
+    st = STORE_HARD;
+    if (Q (&q, &r,
+           "SELECT mail_smtp_pw_box FROM tenants WHERE id = $1"
+           " AND mail_smtp_pw_box IS NOT NULL"))
+      {
+        qi (&q, 1, tenant_id);
+        st = q_one (&q, read_pw_box, &b);
+      }
+  }
+  if (st != STORE_ONE)
+    {
+      free (b.box);
+      return st;
+    }
+  unsigned char key[crypto_secretbox_KEYBYTES];
+  size_t n = 0;
+  char *pw = NULL;
+  if (get_mkey (s, false, key))
+    {
+      pw = (char *)open_box (key, b.box, b.len, &n);
+      sodium_memzero (key, sizeof key);
+    }
+  free (b.box);
+  if (pw == NULL)
+    {
+      log_error ("store: tenant %lld: SMTP password does not decrypt with"
+                 " this master key",
+                 (long long)tenant_id);
+      return STORE_HARD;
+    }
+  *out = pw;
+  return STORE_ONE;
+}
+
 /* ================================================================== */
 /* Tenants                                                             */
 /* ================================================================== */

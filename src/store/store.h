@@ -191,6 +191,21 @@ enum store_status store_tenant_csd_set (struct store *s, int64_t tenant_id,
  * afterwards. */
 enum store_status store_tenant_csd_get (struct store *s, int64_t tenant_id,
                                         struct store_csd *out);
+/* The merchant's own SMTP password (mail settings, docs/mail.md),
+ * encrypted like the CSD key: crypto_secretbox under the master key,
+ * column tenants.mail_smtp_pw_box.  password NULL or "" removes it.
+ * STORE_NONE if there is no such tenant; STORE_HARD if the master key
+ * cannot be had. */
+enum store_status store_tenant_smtp_password_set (struct store *s,
+                                                  int64_t tenant_id,
+                                                  const char *password);
+/* Decrypts it into *out (malloc'd, NUL-terminated: wipe it with
+ * sodium_memzero before free, or hand it to mail_smtp's password, which
+ * mail_smtp_clear wipes).  STORE_NONE (*out NULL) if none is set;
+ * STORE_HARD if the master key is missing or wrong. */
+enum store_status store_tenant_smtp_password_get (struct store *s,
+                                                  int64_t tenant_id,
+                                                  char **out);
 /* Where the master key file lives for this store (FACTURO_SECRET_KEY_FILE,
  * else "<sqlite path>.secret", else "./facturo.secret" for PostgreSQL). */
 const char *store_master_key_path (const struct store *s);

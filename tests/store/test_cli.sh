@@ -63,7 +63,7 @@ for c in migrate demo "tenant" "tenant create" "tenant csd" "tenant set" \
 done
 
 ok migrate
-grep -q "schema version 1" "$tmp/out" || fail "migrate output: $(cat "$tmp/out")"
+grep -q "schema version [1-9]" "$tmp/out" || fail "migrate output: $(cat "$tmp/out")"
 ok migrate
 grep -q "(0 migrations applied)" "$tmp/out" || fail "second migrate applied something"
 
@@ -79,7 +79,10 @@ for i in 1 2 3 4 5; do
 done
 wait
 [ "$(cat "$tmp"/par? | grep -c '^rc=0$')" -eq 5 ] || fail "parallel migrate: $(cat "$tmp"/par?)"
-[ "$(cat "$tmp"/par? | grep -c '(1 migration applied)')" -eq 1 ] || fail "parallel migrate applied twice: $(cat "$tmp"/par?)"
+# every migration applied exactly once: the counts add up to the version
+applied=$(cat "$tmp"/par? | sed -n 's/.*(\([0-9]*\) migrations\{0,1\} applied).*/\1/p' | awk '{s+=$1} END {print s+0}')
+version=$(cat "$tmp"/par? | sed -n 's/^schema version \([0-9]*\) .*/\1/p' | sort -n | tail -1)
+[ "$applied" -eq "${version:-0}" ] && [ "$applied" -ge 1 ] || fail "parallel migrate applied twice: $(cat "$tmp"/par?)"
 [ "$backend" = pg ] && psql -q "$FACTURO_TEST_PG" -c "SET client_min_messages=warning; DROP SCHEMA ${schema}_par CASCADE" >/dev/null
 
 # tenant create
