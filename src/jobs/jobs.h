@@ -83,6 +83,11 @@ struct jobs *jobs_start (struct store *s, const struct jobs_config *c,
 /* Wakes the workers now (after an enqueue) instead of at the next poll. */
 void jobs_wake (struct jobs *j);
 
+/* Wakes the workers of every jobs_start of this process that is not yet
+ * stopped: for code that queued mail and committed but does not hold the
+ * handle (the HTTP handlers).  Cheap; a no-op when none runs. */
+void jobs_wake_all (void);
+
 /* Stops the workers: each finishes the message it is sending (bounded by
  * the SMTP time-out), then exits; jobs not yet claimed stay queued for
  * the next start.  Frees j.  NULL is a no-op. */

@@ -247,6 +247,7 @@ mail_enqueue_invoice (struct store *s, int64_t tenant_id, int64_t invoice_id,
 
 struct jobs
 {
+  struct jobs *next_running; /* registry of jobs_wake_all */
   struct store *store;
   struct jobs_config cfg;
   struct mail_tmpl *tmpl;
@@ -257,6 +258,11 @@ struct jobs
   bool stopping;
   unsigned wakes; /* bumped by jobs_wake */
 };
+
+/* Every started jobs of this process, for jobs_wake_all (the HTTP
+ * handlers that queue mail do not hold the handle serve started). */
+static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct jobs *running;
 
 /* Backoff before attempt n+1 after n failed attempts: base·2^(n-1),
  * capped, then ±20 % jitter so a recovering server is not hit by every
@@ -500,6 +506,41 @@ parse_payload (const struct store_job *job, struct send_plan *p,
   return MAIL_SENT;
 }
 
+/* The merchant's own SMTP server (its URL came from the mail settings,
+ * never the global one): the user "smtp_user" when the URL names none,
+ * and the password `facturo tenant mail` stored encrypted
+ * (store_tenant_smtp_password_get) when the URL carries none.  The
+ * password goes into p->smtp, which mail_smtp_clear wipes.  MAIL_SENT
+ * when ready, MAIL_TEMPFAIL (why set) when the password cannot be
+ * read. */
+static enum mail_status
+smtp_credentials (struct jobs *j, const struct store_job *job,
+                  struct send_plan *p, struct buf *why)
+{
+  const char *user = jstr (p->mail, "smtp_user");
+  if (p->smtp.user == NULL && user != NULL)
+    p->smtp.user = xstrdup (user);
+  if (p->smtp.password != NULL)
+    return MAIL_SENT;
+  char *pw = NULL;
+  enum store_status st
+      = store_tenant_smtp_password_get (j->store, job->tenant_id, &pw);
+  if (st < 0)
+    {
+      buf_puts (why, "facturo: the merchant's SMTP password cannot be read"
+                     " (database or master key)");
+      return MAIL_TEMPFAIL;
+    }
+  if (st == STORE_ONE && p->smtp.user != NULL)
+    p->smtp.password = pw;
+  else if (pw != NULL)
+    {
+      sodium_memzero (pw, strlen (pw));
+      free (pw);
+    }
+  return MAIL_SENT;
+}
+
 /* Builds the message.  Returns MAIL_SENT when ready to send, else the
  * failure kind with the reason in why. */
 static enum mail_status
@@ -541,6 +582,8 @@ plan (struct jobs *j, const struct store_job *job, struct send_plan *p,
       buf_printf (why, "facturo: SMTP settings: %s", e);
       return MAIL_TEMPFAIL; /* fixable by the operator: keep the job */
     }
+  if (url != j->cfg.smtp_url && smtp_credentials (j, job, p, why) != MAIL_SENT)
+    return MAIL_TEMPFAIL;
   p->from = jstr (p->mail, "from");
   if (p->from == NULL)
     p->from = j->cfg.mail_from[0] ? j->cfg.mail_from : NULL;
@@ -892,7 +935,20 @@ jobs_start (struct store *s, const struct jobs_config *c, char *err,
   if (c->smtp_url[0] == '\0')
     log_warn ("mail: no SMTP server configured (FACTURO_SMTP_URL); mail "
               "waits in the outbox unless a merchant has its own");
+  pthread_mutex_lock (&running_mu);
+  j->next_running = running;
+  running = j;
+  pthread_mutex_unlock (&running_mu);
   return j;
+}
+
+void
+jobs_wake_all (void)
+{
+  pthread_mutex_lock (&running_mu);
+  for (struct jobs *j = running; j; j = j->next_running)
+    jobs_wake (j);
+  pthread_mutex_unlock (&running_mu);
 }
 
 void
@@ -911,6 +967,14 @@ jobs_stop (struct jobs *j)
 {
   if (j == NULL)
     return;
+  pthread_mutex_lock (&running_mu);
+  for (struct jobs **pp = &running; *pp; pp = &(*pp)->next_running)
+    if (*pp == j)
+      {
+        *pp = j->next_running;
+        break;
+      }
+  pthread_mutex_unlock (&running_mu);
   pthread_mutex_lock (&j->mu);
   j->stopping = true;
   pthread_cond_broadcast (&j->cv);
