@@ -616,7 +616,7 @@ def rate_limit(db, workdir, ka):
     try:
         codes = []
         ra = None
-        for _ in range(6):
+        for _ in range(10):
             st, h, js = srv.req("GET", "/v1/tickets?limit=1", key=ka)
             codes.append(st)
             if st == 429:
@@ -639,9 +639,9 @@ def sigterm_inflight(db, workdir, ka):
     s.sendall(b"POST /v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
               + ka.encode() + b"\r\nContent-Type: application/json\r\n"
               b"Content-Length: %d\r\n\r\n" % len(body) + body[:100])
-    time.sleep(0.3)                 # the request is admitted, body pending
+    time.sleep(1.0)                 # the request is admitted, body pending
     srv.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    time.sleep(0.5)
     refused = False
     try:
         socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
