@@ -50,27 +50,28 @@ const base = info.url;
 const T = info.tickets;
 const qrPath = (t) => new URL(t.self_invoice_url).pathname;
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  // A fresh --user-data-dir: playwright refuses the flag in launch() and
-  // gives every launch its own new temporary profile directory instead.
-}).catch((e) => { envProc.stdin.end(); throw e; });
-
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const DESKTOP = { viewport: { width: 1280, height: 900 } };
 let nAddr = 0;
+const open = [];
+// Each scenario runs in its own Chromium with a fresh --user-data-dir
+// (playwright passes userDataDir as that flag) and its own client address
+// (through the trusted-proxy header), so the look-up throttle counts it
+// apart.
 async function context(opts = {}) {
-  // Each context is its own client address (through the trusted-proxy
-  // header), so the look-up throttle counts it apart.
   nAddr += 1;
-  return browser.newContext({
+  const ctx = await chromium.launchPersistentContext(path.join(work, `profile-${nAddr}`), {
+    executablePath: CHROMIUM, headless: true, args: FLAGS,
     acceptDownloads: true, baseURL: base, locale: 'es-MX',
     extraHTTPHeaders: { 'X-Forwarded-For': `203.0.113.${nAddr}` },
     ...opts,
   });
+  open.push(ctx);
+  // A persistent context opens with one blank page; scenarios open their own.
+  for (const p of ctx.pages()) await p.close();
+  return ctx;
 }
 let shot = 0;
 async function snap(page, name) {
@@ -290,7 +291,7 @@ try {
   failed = true;
   console.log('FAIL', e.message);
 } finally {
-  await browser.close();
+  for (const c of open) await c.close().catch(() => {});
   envProc.stdin.end();
   await new Promise((r) => envProc.once('exit', r));
   rmSync(work, { recursive: true, force: true });
