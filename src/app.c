@@ -132,9 +132,25 @@ app_config_set (struct app_config *c, const char *key, const char *value,
           snprintf (field, s->size, "%s", value);
           if (strcmp (key, "base_url") == 0)
             {
+              /* Goes into links and e-mails: an absolute http(s) URL with
+               * nothing that could break out of an attribute. */
               size_t n = strlen (field);
               while (n > 0 && field[n - 1] == '/')
                 field[--n] = '\0';
+              bool ok = strncmp (field, "http://", 7) == 0
+                        || strncmp (field, "https://", 8) == 0;
+              for (size_t i = 0; ok && i < n; i++)
+                if ((unsigned char)field[i] <= 0x20
+                    || (unsigned char)field[i] >= 0x7f
+                    || strchr ("\"'<>\\`", field[i]))
+                  ok = false;
+              if (!ok)
+                {
+                  field[0] = '\0';
+                  snprintf (err, errsz,
+                            "base_url: expected http://… or https://…");
+                  return false;
+                }
             }
           return true;
         case K_UINT:

@@ -783,7 +783,9 @@ def config_precedence(workdir):
     check(cfg.get("rate_burst") == "100", "default")
     for bad_args, what in [(["--threads", "x"], "bad number"),
                            (["--listen", "nope"], "bad listen"),
-                           (["--color", "red"], "unknown flag")]:
+                           (["--color", "red"], "unknown flag"),
+                           (["--base-url", "javascript:alert(1)"], "bad base URL"),
+                           (["--base-url", "https://x/\"><b>"], "quote in base URL")]:
         p = subprocess.run([BIN, "serve", "--print-config"] + bad_args,
                            capture_output=True, text=True)
         check(p.returncode == 2 and p.stderr.count("\n") == 1,
