@@ -720,6 +720,38 @@ def durability(db, workdir, ka):
         srv2.stop()
 
 
+def same_keys_parallel(db, workdir, ka):
+    """Group commit (SQLite): the same key twice in one batch is one ticket."""
+    step("parallel retries, one process")
+    srv = Server(db, workdir, ["--threads", "16"], name="par")
+    results = []
+    lock = threading.Lock()
+
+    def send(k):
+        for i in range(200):
+            st, _, js = srv.req("POST", "/v1/tickets",
+                                ticket_body("SK-%d" % (i // 2), branch="SAMEKEY"),
+                                key=ka, headers={"Idempotency-Key": "sk-%d" % (i // 2)})
+            with lock:
+                results.append((i // 2, st, json.dumps(js, sort_keys=True)))
+    ths = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    check(all(st == 201 for _, st, _ in results),
+          "all 201: %r" % sorted({st for _, st, _ in results}))
+    by = {}
+    for i, _, body in results:
+        by.setdefault(i, set()).add(body)
+    check(len(by) == 100 and all(len(v) == 1 for v in by.values()),
+          "one identical answer per key")
+    st, _, js = srv.req("GET", "/v1/tickets?branch=SAMEKEY&limit=200", key=ka)
+    check(len(js["data"]) == 100 and js["next_cursor"] is None,
+          "exactly 100 tickets, got %d" % len(js["data"]))
+    srv.stop()
+
+
 def two_processes(db, workdir, ka):
     """INVARIANT 1 at the API: two processes, same 500 tickets, same keys."""
     step("two processes, 500 tickets")
@@ -841,6 +873,7 @@ def main():
         rate_limit(db, workdir, ka)
         sigterm_inflight(db, workdir, ka)
         if BACKEND == "sqlite":
+            same_keys_parallel(db, workdir, ka)
             durability(db, workdir, ka)
         else:
             two_processes(db, workdir, ka)
