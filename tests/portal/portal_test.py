@@ -224,6 +224,16 @@ def scenarios(env, workdir):
     check('value="G03"' not in m and 'value="CN01"' in m and 'value="D01"' in m,
           "usos narrowed to rules_uses_for(física, 605)")
 
+    en = Browser(env, lang="en")
+    st, _, pe = en.page("GET", urllib.parse.urlsplit(t1["self_invoice_url"]).path)
+    st, _, e = data(en, pe, rfc="URE180429TM7")
+    check(st == 422
+          and "The RFC's check digit is wrong" in html.unescape(e),
+          "English message")
+    st, _, e = data(en, pe, rfc="XOJI740919U48", regime="605", use="G03")
+    check("Uso CFDI G03 is not allowed for régimen 605" in html.unescape(e),
+          "English uso message")
+
     step("preview exactly as it will be issued")
     st, _, pv = data(b, p)
     check(st == 200 and 'id="preview"' in pv, "preview %d" % st)
