@@ -1701,6 +1701,11 @@ portal_get_download (struct req *rq)
   char name[96];
   snprintf (name, sizeof name, "%s-%s-%lld.%s", p.t.rfc, inv.series,
             (long long)inv.folio, file);
+  /* A plain ASCII file name for Content-Disposition (RFCs may hold '&'
+   * or 'Ñ'; series are the merchant's text). */
+  for (unsigned char *q = (unsigned char *)name; *q; q++)
+    if (!isalnum (*q) && *q != '-' && *q != '.' && *q != '_')
+      *q = '_';
   if (strcmp (file, "xml") == 0)
     web_reply_bytes (rq, 200, "application/xml", inv.xml, inv.xml_len, name,
                      false);

@@ -267,7 +267,9 @@ def scenarios(env, workdir):
     check(uuid not in xml_url and "P-1" not in xml_url, "links carry no UUID")
     st, h, xml = Browser(env).req("GET", xml_url)
     check(st == 200 and uuid.encode() in xml, "XML by signed link %d" % st)
-    check("attachment" in h.get("content-disposition", ""), "as download")
+    check(h.get("content-disposition", "") == 'attachment; filename="EKU9003173C9-A-%s.xml"'
+          % re.search(r'<dd>A-(\d+)</dd>', done).group(1),
+          "as a download named RFC-series-folio: %r" % h.get("content-disposition"))
     path = os.path.join(workdir, "p1.xml")
     open(path, "wb").write(xml)
     v = subprocess.run([E.BIN, "cfdi", "verify", path], capture_output=True,
