@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/delivery.h"
 #include "api/issue.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -34,6 +35,9 @@ const struct route http_routes[] = {
   /* method   pattern                        handler                       auth          max_body */
   { "GET",    "/healthz",                    http_get_healthz,             AUTH_PUBLIC,  0 },
   { "GET",    "/metrics",                    http_get_metrics,             AUTH_PUBLIC,  0 },
+  /* Links in invoice mails (api/delivery.c); before /{merchant}/… */
+  { "GET",    "/_mail/d/{token}",            api_mail_get_download,        AUTH_PUBLIC,  0 },
+  { "GET",    "/_mail/t/{token}",            api_mail_get_pixel,           AUTH_PUBLIC,  0 },
 
   { "POST",   "/v1/tickets",                 api_tickets_post,             AUTH_API_KEY, API_MAX_BODY_TICKET },
   { "GET",    "/v1/tickets",                 api_tickets_get,              AUTH_API_KEY, 0 },
@@ -45,6 +49,8 @@ const struct route http_routes[] = {
   { "GET",    "/v1/invoices/{id}",           api_invoices_get_id,          AUTH_API_KEY, 0 },
   { "GET",    "/v1/invoices/{id}/xml",       api_invoices_get_id_xml,      AUTH_API_KEY, 0 },
   { "GET",    "/v1/invoices/{id}/pdf",       api_invoices_get_id_pdf,      AUTH_API_KEY, 0 },
+  { "POST",   "/v1/invoices/{id}/email",     api_invoices_post_id_email,   AUTH_API_KEY, API_MAX_BODY_SMALL },
+  { "GET",    "/v1/invoices/{id}/events",    api_invoices_get_id_events,   AUTH_API_KEY, 0 },
 
   { "POST",   "/v1/products",                api_products_post,            AUTH_API_KEY, API_MAX_BODY_SMALL },
   { "GET",    "/v1/products",                api_products_get,             AUTH_API_KEY, 0 },
