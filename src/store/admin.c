@@ -284,7 +284,14 @@ static const char tenant_usage[]
       "       facturo tenant set --tenant SLUG [--window-days N]"
       " [--periodicity 01..05] [--timezone TZ] [--series S]"
       " [--stamp sandbox|none] [--db URL]\n"
-      "       facturo tenant list [--db URL]\n";
+      "       facturo tenant list [--db URL]\n"
+      "       facturo tenant mail --tenant SLUG [--from ADDR] [--from-name N]"
+      " [--reply-to ADDR] [--lang es|en] [--smtp-url URL] [--smtp-user U]"
+      " [--smtp-password-file F] [--templates DIR] [--db URL]\n";
+
+/* `tenant mail` lives in api/delivery.c (it needs jobs/mail.h); weak so
+ * that binaries without the HTTP layer still link. */
+int delivery_tenant_mail (int argc, char **argv) __attribute__ ((weak));
 
 static int
 tenant_create (int argc, char **argv)
@@ -688,7 +695,10 @@ cmd_tenant (int argc, char **argv)
     return tenant_set (argc - 1, argv + 1);
   if (strcmp (argv[1], "list") == 0)
     return tenant_list (argc - 1, argv + 1);
-  return bad ("tenant", "unknown subcommand '%s' (create, csd, set, list)",
+  if (strcmp (argv[1], "mail") == 0 && delivery_tenant_mail)
+    return delivery_tenant_mail (argc - 1, argv + 1);
+  return bad ("tenant",
+              "unknown subcommand '%s' (create, csd, set, list, mail)",
               argv[1]);
 }
 
