@@ -1098,7 +1098,8 @@ lookup_admitted (struct page *p, uint64_t ipkey, uint64_t fkey,
                  const struct cart *c)
 {
   unsigned retry = 0;
-  if (!portal_guard_take (ipkey, p->now, &retry))
+  if (!portal_guard_take (ipkey, p->now, &retry)
+      || !portal_guard_take (fkey, p->now, &retry))
     {
       json_object_set_new (p->ctx, "wait", json_integer (retry));
       notice (p, 429, "wait_title", NULL);

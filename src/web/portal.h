@@ -49,7 +49,8 @@ json_t *portal_texts_json (const char *lang);
 #define PORTAL_FREE_FAILS 3
 /* Resends of one invoice's e-mail allowed in 30 minutes. */
 #define PORTAL_MAX_RESENDS 2
-/* Look-ups per minute from one client address, whatever their outcome. */
+/* Look-ups per minute from one client address, and of one store+folio,
+ * whatever their outcome. */
 #define PORTAL_LOOKUPS_PER_MIN 30
 
 /* A keyed 64-bit hash of (kind, text) under the server secret: the

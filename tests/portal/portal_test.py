@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -504,6 +505,21 @@ def throttle(workdir):
             st, _, _ = h.page("GET", "/tienda/t/AAAAAAAAAAAAAAAAAAA%d" % (i % 10))
             codes.append(st)
         check(429 in codes, "429 after %d look-ups a minute" % E_LIMIT())
+        for folio in ("Q-3", "Q-4"):  # again if a minute turned meanwhile
+            minute = int(time.time()) // 60
+            pages = []
+            for i in range(32):  # one folio from many addresses
+                x = Browser(env)
+                st, _, xp = x.page("GET", "/tienda/")
+                pages.append(lookup(x, xp, folio, total="9.%02d" % i))
+            if int(time.time()) // 60 == minute:
+                break
+        check([p_[0] for p_ in pages[:3]] == [404] * 3, "first tries run")
+        check(pages[10][0] == 429 and field(pages[10][2], "pow_challenge"),
+              "then proof of work or a wait")
+        check(pages[31][0] == 429 and 'id="notice-title"' in pages[31][2]
+              and field(pages[31][2], "pow_challenge") is None,
+              "past 30 a minute, refused outright, proof or not")
     finally:
         env.stop()
 
