@@ -704,7 +704,10 @@ many_tickets (void *arg, size_t i, struct invoice_item *it, struct ferr *err)
 static void
 test_global_memory_bounded (void **state)
 {
-#ifdef FACTURO_FUZZ
+  /* AddressSanitizer's quarantine keeps freed memory resident, so peak
+     RSS says nothing about our allocations there: measured in the plain
+     build only. */
+#if defined(FACTURO_FUZZ) || defined(__SANITIZE_ADDRESS__)
   skip ();
 #else
   int fd[2];
