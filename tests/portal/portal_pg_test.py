@@ -79,6 +79,11 @@ def main():
     finally:
         a.stop()
         b.stop()
+    step("server logs free of sanitizer reports (ASan/UBSan builds)")
+    for name in ("a.log", "b.log"):
+        log = open(os.path.join(workdir, name), errors="replace").read()
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            check(bad not in log, "%s in %s:\n%s" % (bad, name, log[-3000:]))
     shutil.rmtree(workdir, ignore_errors=True)
     print("portal_pg: all checks passed")
 
