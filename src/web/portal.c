@@ -1417,6 +1417,8 @@ portal_post_data (struct req *rq)
   json_decref (errs);
   if (f.remember)
     remember_cookie (&p, &f);
+  else if (web_cookie (rq, "fdata"))
+    add_cookie (&p, "fdata", "", 0); /* unticked: forget */
   cart_ctx (&p, &c);
   hidden_ctx (&p, &f);
   if (!preview_ctx (&p, &c, &f))

@@ -360,6 +360,12 @@ def scenarios(env, workdir):
     check(Browser(env).page("GET", urllib.parse.urlsplit(
         t5["self_invoice_url"]).path)[2].count("OTRO NOMBRE") == 0,
         "another device sees nothing")
+    check('name="remember" value="1" checked' in p5, "box ticked")
+    st, _, _ = data(e2, p5, name="OTRO NOMBRE", email="yo@example.com")
+    check("fdata" not in e2.cookies, "unticking the box forgets the data")
+    st, _, _ = data(e2, p5, name="OTRO NOMBRE", email="yo@example.com",
+                    remember="1")
+    check("fdata" in e2.cookies, "remembered again")
     st, _, fg = e2.page("POST", "/tienda/forget", {"csrf": field(p5, "csrf")})
     check(st == 200 and "fdata" not in e2.cookies, "cookie erased")
     st, _, p5 = e2.page("GET", urllib.parse.urlsplit(t5["self_invoice_url"]).path)
