@@ -29,7 +29,9 @@
 
 #include "app.h"
 #include "cli.h"
+#include "api/issue.h"
 #include "http/http.h"
+#include "jobs/global.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -234,6 +236,8 @@ usage (FILE *f)
       "  --rate-burst N        token-bucket size (default 100)\n"
       "  --shutdown-timeout S  wait for in-flight requests (default 30)\n"
       "  --timeout S           idle connection timeout (default 30)\n"
+      "  --global-interval S   seconds between global-invoice runs (default "
+      "600, 0 = off)\n"
       "  --secret-file F       server secret (default next to the database)\n"
       "  --log-level L         debug | info | warn | error (default info)\n"
       "  --print-routes        print the route table and exit\n"
@@ -486,6 +490,16 @@ cmd_serve (int argc, char **argv)
         log_error ("mail worker not started: %s", err);
     }
 
+  /* The global invoice of each merchant's closed periods (jobs/global.c);
+   * safe with several processes on one database. */
+  struct global_job *global = NULL;
+  if (app.cfg.global_interval > 0)
+    {
+      global = global_job_start (app.store, app.cfg.global_interval);
+      if (global == NULL)
+        log_error ("global-invoice job not started");
+    }
+
   int sig = 0;
   sigwait (&set, &sig);
   app.stopping = 1;
@@ -509,6 +523,7 @@ cmd_serve (int argc, char **argv)
         }
       usleep (10000);
     }
+  global_job_stop (global);
   jobs_stop (jobs);
   MHD_stop_daemon (d);
   log_info ("stopped");
@@ -517,6 +532,7 @@ out:
   metrics_free (app.metrics);
   ratelimit_free (app.ratelimit);
   store_close (app.store);
+  issue_caches_free (); /* cached CSDs: their keys are wiped */
   app_secret_wipe (&app);
   return rc;
 

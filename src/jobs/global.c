@@ -575,7 +575,10 @@ static void *
 job_main (void *arg)
 {
   struct global_job *j = arg;
-  unsigned wait = j->interval < 5 ? j->interval : 5; /* first tick soon */
+  /* The first tick waits a whole interval too: a server restarted in a
+   * loop must not issue on every start, and the job runs from cron
+   * (`global-invoice --auto`) for whoever wants it at a set hour. */
+  unsigned wait = j->interval;
   pthread_mutex_lock (&j->mu);
   while (!j->stop)
     {
