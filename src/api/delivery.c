@@ -485,9 +485,10 @@ set_or_remove (json_t *o, const char *key, const char *v)
     json_object_set_new (o, key, json_string (v));
 }
 
+/* password: 1 set, 0 none, -1 cannot be read. */
 static void
 print_settings (const struct store_tenant *t, const json_t *mail,
-                bool has_password)
+                int password)
 {
   const char *v;
 #define SHOW(label, key, dflt)                                                \
@@ -519,7 +520,10 @@ print_settings (const struct store_tenant *t, const json_t *mail,
   v = json_string_value (json_object_get (mail, "smtp_user"));
   printf ("  %-14s %s\n", "smtp_user", v && v[0] ? v : "-");
   printf ("  %-14s %s\n", "smtp_password",
-          has_password ? "set (encrypted)" : "-");
+          password > 0    ? "set (encrypted)"
+          : password == 0 ? "-"
+                          : "set, but it cannot be read (database or"
+                            " master key)");
   printf ("  %-14s", "templates");
   const char *lang, *part;
   json_t *lo, *text;
@@ -754,7 +758,7 @@ delivery_tenant_mail (int argc, char **argv)
       free (pw);
     }
   json_t *shown = json_object_get (branding, "mail");
-  print_settings (&t, shown, st == STORE_ONE);
+  print_settings (&t, shown, st == STORE_ONE ? 1 : st == STORE_NONE ? 0 : -1);
   if (st == STORE_ONE && json_object_get (shown, "smtp_user") == NULL)
     {
       struct mail_smtp sm;

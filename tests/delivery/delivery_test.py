@@ -324,6 +324,22 @@ def scenarios(env, smtpd, work):
         check(str(msgs[n0 + 1][0]["Subject"]).startswith("Invoice"),
               "merchant language en: English subject")
 
+    # the merchant's own template, read from a directory into the database
+    tdir = os.path.join(work, "tpl", "en")
+    os.makedirs(tdir)
+    with open(os.path.join(tdir, "invoice.subject.txt"), "w") as f:
+        f.write("Custom {{series}}{{folio}} for {{receiver_rfc}}\n")
+    rc, out = tenant_mail(env, "--templates", os.path.dirname(tdir))
+    check(rc == 0 and "en/subject" in out, "tenant mail --templates")
+    st, js = jreq(env, "POST", "/v1/invoices/%s/email" % iid,
+                  {"to": "plantilla@example.com"})
+    msgs = smtpd.wait_messages(n0 + 3, timeout=10)
+    check(len(msgs) == n0 + 3
+          and re.match(r"^Custom A\d+ for URE180429TM6$",
+                       str(msgs[-1][0]["Subject"])),
+          "the merchant's subject template is used: %s"
+          % (msgs[-1][0]["Subject"] if msgs else None))
+
     st, js = jreq(env, "POST", "/v1/invoices/%s/email" % iid,
                   {"to": ["not an address"]})
     check(st == 400 and js["error"]["field"] == "to", "bad address: 400 to")
@@ -358,7 +374,7 @@ def scenarios(env, smtpd, work):
     check(all(k in it for k in expect),
           "timeline lists the events in order: %r" % ks)
     sent = [e for e in ev if e["kind"] == "mail_sent"]
-    check(len(sent) == 3 and all(e["detail"]["reply"].startswith("250")
+    check(len(sent) == 4 and all(e["detail"]["reply"].startswith("250")
                                  and e["actor"] == "system" for e in sent),
           "mail_sent carries the SMTP reply")
     check(ev and ev[0]["kind"] == "issued"
