@@ -29,8 +29,8 @@
 #define TZ_MAX_TYPES 256         /* a type index is one byte */
 #define TZ_MAX_CHARS 256         /* abbreviation bytes */
 #define TZ_FOOTER_MAX 64         /* bytes of the POSIX TZ string */
-#define TZ_OFF_MIN (-89999)      /* RFC 8536 bounds on an offset, seconds */
-#define TZ_OFF_MAX 93599
+#define TZ_OFF_MIN (-86399)      /* offsets, seconds: under a day (RFC 8536 */
+#define TZ_OFF_MAX 86399         /* allows 26h; real zones stay under 16h) */
 #define DAY 86400
 
 struct tz_type
@@ -328,7 +328,7 @@ tz_parse_iso (const struct tz *z, const char *s, int64_t *utc, int32_t *offset)
   else if (n == 25 && (s[19] == '+' || s[19] == '-') && s[22] == ':')
     {
       int oh, om;
-      if (!digits (s + 20, 2, &oh) || !digits (s + 23, 2, &om) || oh > 14
+      if (!digits (s + 20, 2, &oh) || !digits (s + 23, 2, &om) || oh > 23
           || om > 59)
         return false;
       off = (oh * 3600 + om * 60) * (s[19] == '-' ? -1 : 1);
@@ -486,6 +486,8 @@ posix_parse (struct tz *z, const char *s)
     return false;
   z->std_off = -v;
   z->has_rule = true;
+  if (z->std_off < TZ_OFF_MIN || z->std_off > TZ_OFF_MAX)
+    return false;
   if (*s == '\0')
     return true;
   if (!(s = posix_name (s)))
@@ -503,7 +505,7 @@ posix_parse (struct tz *z, const char *s)
   if (*s != ',' || !(s = posix_when (s + 1, &z->start)) || *s != ','
       || !(s = posix_when (s + 1, &z->end)))
     return false;
-  return *s == '\0';
+  return *s == '\0' && z->dst_off >= TZ_OFF_MIN && z->dst_off <= TZ_OFF_MAX;
 }
 
 /* ================================================================== */
@@ -698,14 +700,32 @@ valid_name (const char *s)
   return true;
 }
 
-static void
-zone_free (struct tz *z)
+void
+tz_free (struct tz *z)
 {
-  if (z == NULL)
+  if (z == NULL || z == &utc_zone)
     return;
   free (z->trans);
   free (z->trans_type);
   free (z);
+}
+
+struct tz *
+tz_from_tzif (const void *data, size_t len, const char *name, struct ferr *err)
+{
+  struct tz *z = xcalloc (1, sizeof *z);
+  snprintf (z->name, sizeof z->name, "%s", name ? name : "");
+  const char *why = tzif_parse (data, len, z);
+  if (why)
+    {
+      ferr_set (err, "timezone_corrupt", "timezone",
+                "time zone file %s is corrupt: %s",
+                "el archivo de la zona horaria %s está dañado: %s", z->name,
+                why);
+      tz_free (z);
+      return NULL;
+    }
+  return z;
 }
 
 /* Called with cache_mu held. */
@@ -723,33 +743,18 @@ load (const char *name, struct ferr *err)
       return NULL;
     }
   struct buf b = BUF_INIT;
-  if (read_file (path, &b, TZ_FILE_MAX) != 0)
-    {
-      if (errno == EFBIG)
-        ferr_set (err, "timezone_corrupt", "timezone",
-                  "time zone file %s is too large",
-                  "el archivo de la zona horaria %s es demasiado grande",
-                  name);
-      else
-        ferr_set (err, "timezone_unknown", "timezone",
-                  "unknown time zone %s (no readable file %s)",
-                  "zona horaria desconocida %s (no se puede leer %s)", name,
-                  path);
-      buf_free (&b);
-      return NULL;
-    }
-  struct tz *z = xcalloc (1, sizeof *z);
-  snprintf (z->name, sizeof z->name, "%s", name);
-  const char *why = tzif_parse ((const uint8_t *)b.data, b.len, z);
+  struct tz *z = NULL;
+  if (read_file (path, &b, TZ_FILE_MAX) == 0)
+    z = tz_from_tzif (b.data, b.len, name, err);
+  else if (errno == EFBIG)
+    ferr_set (err, "timezone_corrupt", "timezone",
+              "time zone file %s is too large",
+              "el archivo de la zona horaria %s es demasiado grande", name);
+  else
+    ferr_set (err, "timezone_unknown", "timezone",
+              "unknown time zone %s (no readable file %s)",
+              "zona horaria desconocida %s (no se puede leer %s)", name, path);
   buf_free (&b);
-  if (why)
-    {
-      ferr_set (err, "timezone_corrupt", "timezone",
-                "time zone file %s is corrupt: %s",
-                "el archivo de la zona horaria %s está dañado: %s", name, why);
-      zone_free (z);
-      return NULL;
-    }
   return z;
 }
 

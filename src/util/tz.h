@@ -20,6 +20,7 @@
 #define FACTURO_TZ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/ferr.h"
@@ -49,6 +50,16 @@ struct tz_local
  * "timezone_unknown" when no such file can be read, "timezone_corrupt"
  * when the file is not a valid TZif file.  Thread-safe. */
 const struct tz *tz_get (const char *name, struct ferr *err);
+
+/* A zone parsed from a TZif file image in memory (len bytes, borrowed
+ * for the call), outside the cache: for tests, fuzzing and tools.  name
+ * is only recorded.  NULL with err as tz_get ("timezone_corrupt").  The
+ * caller releases it with tz_free. */
+struct tz *tz_from_tzif (const void *data, size_t len, const char *name,
+                         struct ferr *err);
+/* Frees a zone from tz_from_tzif; NULL (and tz_utc ()) are no-ops.
+ * Never pass a zone from tz_get: those live until exit. */
+void tz_free (struct tz *z);
 
 /* Coordinated Universal Time, built in (needs no file).  Never NULL. */
 const struct tz *tz_utc (void);
@@ -84,7 +95,8 @@ bool tz_local_to_utc (const struct tz *z, int y, int mo, int d, int h, int mi,
 char *tz_format_iso (const struct tz *z, int64_t utc, char out[TZ_ISO_MAX]);
 
 /* Parses "YYYY-MM-DDTHH:MM:SS" (a space may replace the 'T') optionally
- * followed by "Z" or "+HH:MM"/"-HH:MM" (at most 14:59) into the instant
+ * followed by "Z" or "+HH:MM"/"-HH:MM" (at most 23:59: local mean
+ * times before 1900 reach 15:56) into the instant
  * it names: with no suffix the text is local time in z, resolved as
  * tz_local_to_utc does.  Nothing else is accepted (no fractions, no
  * trailing text).  *offset (seconds east, may be NULL) receives the

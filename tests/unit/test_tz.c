@@ -333,7 +333,7 @@ test_iso (void **state)
     "0000-01-01T00:00:00",
     "2026-11-24T11:07:19.5",
     "2026-11-24T11:07:19-0600",
-    "2026-11-24T11:07:19+15:00",
+    "2026-11-24T11:07:19+24:00",
     "2026-11-24T11:07:19-06:60",
     "2026-11-24T11:07:19z",
     "2026-11-24T11:07:19 ",
@@ -632,7 +632,7 @@ test_corrupt_files (void **state)
              t += 86400 * 211)
           {
             int32_t o = tz_offset_at_utc (fz, t);
-            assert_true (o > -90000 && o < 93600);
+            assert_true (o > -86400 && o < 86400);
           }
       else
         assert_string_equal (err.code, "timezone_corrupt");
