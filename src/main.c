@@ -30,7 +30,7 @@ usage (FILE *f)
 {
   fprintf (f, "usage: facturo COMMAND [OPTIONS]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf (f, "  %-9s %s\n", commands[i].name, commands[i].help);
+    fprintf (f, "  %-15s %s\n", commands[i].name, commands[i].help);
   fprintf (f, "\n'facturo COMMAND --help' describes each command.\n");
 }
 
