@@ -76,9 +76,10 @@ api_mail_get_download (struct req *rq)
   mail_download (rq->app->store, rq->app->secret, token, now, &d);
   if (d.status != 200)
     {
+      int status = d.status;
       mail_download_clear (&d);
-      return d.status == 503 ? reply_error (rq, ERR_UNAVAILABLE, NULL)
-                             : reply_error (rq, ERR_NOT_FOUND, NULL);
+      return status == 503 ? reply_error (rq, ERR_UNAVAILABLE, NULL)
+                           : reply_error (rq, ERR_NOT_FOUND, NULL);
     }
   char name[160], disp[220];
   safe_filename (d.filename, name, sizeof name);

@@ -281,6 +281,17 @@ def scenarios(env, smtpd, work):
     st, _, b = req(env, "GET", "/_mail/d/" + fresh, key=False)
     check(st == 200, "the same payload freshly signed works (the 410 above"
           " was the date)")
+    tid, _, jid, _ = payload.split(".")
+    gone = make_token("mail-dl", "%s.999999999.%s.pdf" % (tid, jid),
+                      int(time.time()) + 600)
+    st, _, b = req(env, "GET", "/_mail/d/" + gone, key=False)
+    check(st == 404 and json.loads(b)["error"]["code"] == "not_found",
+          "an authentic link to no such invoice: 404 (%d)" % st)
+    other = make_token("mail-dl", "%d.%s.%s.pdf" % (int(tid) + 1000, iid,
+                                                  jid),
+                       int(time.time()) + 600)
+    st, _, b = req(env, "GET", "/_mail/d/" + other, key=False)
+    check(st == 404, "a link naming another tenant finds nothing (%d)" % st)
     as_pixel = make_token("mail-open", payload, int(time.time()) + 600)
     st, _, _ = req(env, "GET", "/_mail/d/" + as_pixel, key=False)
     check(st == 403, "an image token is refused as a download link")
