@@ -120,18 +120,43 @@ def token_payload(token):
 
 
 def main():
+    backend = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
+    pg = os.environ.get("FACTURO_TEST_PG")
+    schema = None
+    if backend == "postgres":
+        if not pg:
+            if os.environ.get("FACTURO_REQUIRE_PG") == "1":
+                print("FAIL: FACTURO_REQUIRE_PG=1 but FACTURO_TEST_PG is not"
+                      " set")
+                sys.exit(1)
+            print("SKIP: FACTURO_TEST_PG not set")
+            sys.exit(77)
+        # A schema of our own: workers claim jobs of every tenant of the
+        # database, so another test's servers must not see ours.
+        schema = "dl_" + os.urandom(6).hex()
+        portal_env.subprocess.run(["psql", "-q", pg, "-c",
+                                   "CREATE SCHEMA " + schema], check=True)
     work = tempfile.mkdtemp(prefix="facturo-delivery-")
     os.environ["FACTURO_MAIL_POLL_MS"] = str(POLL_MS)
     os.environ.pop("FACTURO_MAIL_FROM", None)
     smtpd = Smtpd(extra=["--auth", "facturo:" + PASSWORD]).start()
     env = None
     try:
-        env = portal_env.Env(work)
+        db = None
+        if schema:
+            db = pg + ("&" if "?" in pg else "?") \
+                + "options=-csearch_path%3D" + schema
+        env = portal_env.Env(work, db=db)
+        env.schema = schema
         scenarios(env, smtpd, work)
     finally:
         if env:
             env.stop()
         smtpd.stop()
+        if schema:
+            portal_env.subprocess.run(
+                ["psql", "-q", pg, "-c", "SET client_min_messages=warning;"
+                 " DROP SCHEMA %s CASCADE" % schema])
     if env:
         log = open(env.log, errors="replace").read()
         check(PASSWORD not in log, "the SMTP password is not in the log")
@@ -169,16 +194,27 @@ def scenarios(env, smtpd, work):
           "a password inside --smtp-url is refused (exit 2)")
     rc, out = tenant_mail(env, "--lang", "fr")
     check(rc == 2, "tenant mail --lang fr is refused (exit 2)")
-    raw = b""
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(env.dbfile + suffix):
-            raw += open(env.dbfile + suffix, "rb").read()
+    if env.schema is None:
+        raw = b""
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(env.dbfile + suffix):
+                raw += open(env.dbfile + suffix, "rb").read()
+        c = sqlite3.connect(env.dbfile, timeout=10)
+        box = c.execute("SELECT length(mail_smtp_pw_box) FROM tenants"
+                        " WHERE slug = 'tienda'").fetchone()[0]
+        c.close()
+    else:
+        pg = os.environ["FACTURO_TEST_PG"]
+        raw = portal_env.subprocess.run(
+            ["psql", "-qAt", pg, "-c", "SELECT t::text, encode("
+             "mail_smtp_pw_box, 'escape') FROM %s.tenants t" % env.schema],
+            capture_output=True, check=True).stdout
+        box = int(portal_env.subprocess.run(
+            ["psql", "-qAt", pg, "-c", "SELECT length(mail_smtp_pw_box) FROM"
+             " %s.tenants WHERE slug = 'tienda'" % env.schema],
+            capture_output=True, text=True, check=True).stdout.strip() or 0)
     check(PASSWORD.encode() not in raw,
-          "the SMTP password is not in the database files in clear")
-    c = sqlite3.connect(env.dbfile, timeout=10)
-    box = c.execute("SELECT length(mail_smtp_pw_box) FROM tenants"
-                    " WHERE slug = 'tienda'").fetchone()[0]
-    c.close()
+          "the SMTP password is not in the database in clear")
     check(box and box > len(PASSWORD), "an encrypted password box is stored")
 
     # --- issue with e-mail through the API --------------------------------
