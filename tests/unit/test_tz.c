@@ -542,6 +542,19 @@ test_corrupt_files (void **state)
   assert_int_equal (tz_offset_at_utc (z, U (2026, 11, 1, 6, 59, 59)), -18000);
   assert_int_equal (tz_offset_at_utc (z, U (2026, 11, 1, 7, 0, 0)), -21600);
 
+  /* The same as a version-1 file (32-bit block only, no footer): after
+   * the last transition its type stays in force. */
+  size_t v1len = 44 + 2 * 5 + 2 * 6 + 4;
+  uint8_t v1[128];
+  memcpy (v1, b.data, v1len);
+  v1[4] = 0;
+  write_zone ("V1", v1, v1len);
+  z = zone ("V1");
+  assert_int_equal (tz_offset_at_utc (z, U (1990, 7, 1, 0, 0, 0)), -18000);
+  assert_int_equal (tz_offset_at_utc (z, U (2026, 7, 1, 0, 0, 0)), -21600);
+  write_zone ("Bad", v1, v1len - 1);
+  expect_refused ("Bad", "timezone_corrupt");
+
   /* Semantic corruptions of the built file, each refused. */
   const int64_t bad_order[] = { tr[1], tr[0] };
   const uint8_t bad_idx[] = { 1, 2 };
@@ -651,6 +664,8 @@ test_corrupt_files (void **state)
   snprintf (path, sizeof path, "%s/Bad", tmpdir);
   unlink (path);
   snprintf (path, sizeof path, "%s/Built", tmpdir);
+  unlink (path);
+  snprintf (path, sizeof path, "%s/V1", tmpdir);
   unlink (path);
   rmdir (tmpdir);
   unsetenv ("FACTURO_ZONEINFO");
