@@ -84,8 +84,8 @@ api_mail_get_download (struct req *rq)
   char name[160], disp[220];
   safe_filename (d.filename, name, sizeof name);
   snprintf (disp, sizeof disp, "attachment; filename=\"%s\"", name);
-  struct MHD_Response *r = MHD_create_response_from_buffer (
-      d.len, d.body, MHD_RESPMEM_MUST_FREE);
+  struct MHD_Response *r
+      = MHD_create_response_from_buffer (d.len, d.body, MHD_RESPMEM_MUST_FREE);
   if (r == NULL)
     {
       mail_download_clear (&d);
@@ -109,8 +109,7 @@ api_mail_get_download (struct req *rq)
 enum MHD_Result
 api_mail_get_pixel (struct req *rq)
 {
-  mail_pixel_hit (rq->app->store, rq->app->secret, rq->params[0],
-                  time (NULL));
+  mail_pixel_hit (rq->app->store, rq->app->secret, rq->params[0], time (NULL));
   return reply_text (rq, 200, "image/gif", (const char *)mail_pixel_gif,
                      mail_pixel_gif_len);
 }
@@ -168,7 +167,8 @@ email_fn (struct store *s, struct api_post *p)
   c->job = 0;
   struct store_invoice inv;
   memset (&inv, 0, sizeof inv);
-  enum store_status st = store_invoice_get (s, tenant, c->invoice, false, &inv);
+  enum store_status st
+      = store_invoice_get (s, tenant, c->invoice, false, &inv);
   char email[sizeof inv.customer_email];
   snprintf (email, sizeof email, "%s", inv.customer_email);
   store_invoice_clear (&inv);
@@ -488,13 +488,12 @@ set_or_remove (json_t *o, const char *key, const char *v)
 
 /* password: 1 set, 0 none, -1 cannot be read. */
 static void
-print_settings (const struct store_tenant *t, const json_t *mail,
-                int password)
+print_settings (const struct store_tenant *t, const json_t *mail, int password)
 {
   const char *v;
 #define SHOW(label, key, dflt)                                                \
   v = json_string_value (json_object_get (mail, key));                        \
-  printf ("  %-14s %s\n", label, v && v[0] ? v : dflt)
+  printf ("  %-14s %s\n", label, v &&v[0] ? v : dflt)
   printf ("tenant %s mail settings:\n", t->slug);
   SHOW ("from", "from", "- (FACTURO_MAIL_FROM)");
   SHOW ("from_name", "from_name", "- (FACTURO_MAIL_FROM_NAME or the name)");
@@ -507,8 +506,8 @@ print_settings (const struct store_tenant *t, const json_t *mail,
       struct mail_smtp sm;
       char e[160];
       memset (&sm, 0, sizeof sm);
-      bool clear_pw = mail_smtp_parse_url (v, &sm, e, sizeof e)
-                      && sm.password != NULL;
+      bool clear_pw
+          = mail_smtp_parse_url (v, &sm, e, sizeof e) && sm.password != NULL;
       mail_smtp_clear (&sm);
       /* Never print a password, even one left in a URL set by hand. */
       printf ("  %-14s %s\n", "smtp_url",
@@ -625,8 +624,7 @@ delivery_tenant_mail (int argc, char **argv)
                     " (plain ASCII local@domain.tld)",
                     from);
   if (reply_to && reply_to[0] && !mail_address_valid (reply_to))
-    return cli_bad ("--reply-to: '%s' is not a plain ASCII address",
-                    reply_to);
+    return cli_bad ("--reply-to: '%s' is not a plain ASCII address", reply_to);
   if (from_name && !plain_text (from_name, 200))
     return cli_bad ("--from-name: at most 200 bytes, no control characters");
   if (lang && lang[0] && strcmp (lang, "es") != 0 && strcmp (lang, "en") != 0)
@@ -714,8 +712,8 @@ delivery_tenant_mail (int argc, char **argv)
       mail = json_object ();
       json_object_set_new (branding, "mail", mail);
     }
-  bool change = from || from_name || reply_to || lang || smtp_url
-                || smtp_user || tdir;
+  bool change
+      = from || from_name || reply_to || lang || smtp_url || smtp_user || tdir;
   set_or_remove (mail, "from", from);
   set_or_remove (mail, "from_name", from_name);
   set_or_remove (mail, "reply_to", reply_to);
