@@ -1207,8 +1207,7 @@ read_pw_box (struct q *q, void *out)
 }
 
 enum store_status
-store_tenant_smtp_password_get (struct store *s, int64_t tenant_id,
-                                char **out)
+store_tenant_smtp_password_get (struct store *s, int64_t tenant_id, char **out)
 {
   *out = NULL;
   struct pw_box b = { NULL, 0 };
