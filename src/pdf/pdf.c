@@ -1680,9 +1680,22 @@ pdf_render_cfdi (const char *xml, size_t len, const struct pdf_options *opt,
     }
   fix_to_unicode (d.pdf, d.f);
   fix_to_unicode (d.pdf, d.fb);
-  if (opt && opt->logo && opt->logo_len
-      && !load_logo (&d, opt->logo, opt->logo_len, err))
-    goto done;
+  if (opt && opt->logo && opt->logo_len)
+    {
+      /* logo_optional: a logo that cannot be used is left out. */
+      struct ferr le;
+      memset (&le, 0, sizeof le);
+      if (!load_logo (&d, opt->logo, opt->logo_len, &le))
+        {
+          d.logo = NULL;
+          if (!opt->logo_optional)
+            {
+              if (err)
+                *err = le;
+              goto done;
+            }
+        }
+    }
 
   struct buf title = BUF_INIT;
   buf_printf (&title, "CFDI %s", d.tfd ? A (&d, d.tfd, "UUID") : "");

@@ -42,6 +42,9 @@ struct pdf_options
   enum pdf_paper paper;
   const unsigned char *logo; /* PNG or JPEG bytes, borrowed; NULL = none */
   size_t logo_len;
+  bool logo_optional;   /* true: a logo that cannot be read is left out
+                           (the PDF is made without it) instead of failing
+                           with pdf_logo; for a merchant's stored branding */
   const char *font_dir; /* holds DejaVuSans.ttf and DejaVuSans-Bold.ttf;
                            NULL = $FACTURO_FONTDIR, else
                            /usr/share/fonts/truetype/dejavu */

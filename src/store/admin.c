@@ -1,6 +1,6 @@
 /*
  * admin.c — the administration commands on the store: `facturo migrate`,
- * `tenant create|csd|set|list`, `branch add`, `user add`,
+ * `tenant create|csd|set|brand|list`, `branch add`, `user add`,
  * `apikey create|revoke|list` and `demo`.
  *
  * Every command takes --db URL (default $FACTURO_DB, else
@@ -12,6 +12,7 @@
  * file only maps command lines onto store.h.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include "core/catalog.h"
 #include "core/rules.h"
 #include "core/ticket.h"
+#include "store/branding.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -284,6 +286,9 @@ static const char tenant_usage[]
       "       facturo tenant set --tenant SLUG [--window-days N]"
       " [--periodicity 01..05] [--timezone TZ] [--series S]"
       " [--stamp sandbox|none] [--db URL]\n"
+      "       facturo tenant brand --tenant SLUG [--display-name NAME]"
+      " [--color #RRGGBB] [--accent #RRGGBB] [--logo FILE.png|FILE.jpg]"
+      " [--db URL]\n"
       "       facturo tenant list [--db URL]\n"
       "       facturo tenant mail --tenant SLUG [--from ADDR] [--from-name N]"
       " [--reply-to ADDR] [--lang es|en] [--smtp-url URL] [--smtp-user U]"
@@ -631,6 +636,180 @@ tenant_set (int argc, char **argv)
   return rc;
 }
 
+/* A colour as the portal's theme takes it: "#RRGGBB" (hex digits). */
+static bool
+valid_color (const char *c)
+{
+  if (strlen (c) != 7 || c[0] != '#')
+    return false;
+  for (int i = 1; i < 7; i++)
+    if (!isxdigit ((unsigned char)c[i]))
+      return false;
+  return true;
+}
+
+/* Sets key to value in the branding object b; "" removes the key. */
+static void
+brand_put (json_t *b, const char *key, const char *value)
+{
+  if (value == NULL)
+    return;
+  if (value[0] == '\0')
+    json_object_del (b, key);
+  else
+    json_object_set_new (b, key, json_string (value));
+}
+
+/* `facturo tenant brand`: display name, colours and logo, merged into the
+ * tenant's branding JSON (branding.h) with every other key ("mail" …)
+ * kept.  An option given as "" removes that key.  Everything is checked
+ * before the database is opened, so a refused command changes nothing. */
+static int
+tenant_brand (int argc, char **argv)
+{
+  static const struct option opts[]
+      = { { "db", required_argument, 0, 'd' },
+          { "tenant", required_argument, 0, 't' },
+          { "display-name", required_argument, 0, 'n' },
+          { "color", required_argument, 0, 'c' },
+          { "accent", required_argument, 0, 'a' },
+          { "logo", required_argument, 0, 'l' },
+          { "help", no_argument, 0, 'h' },
+          { 0, 0, 0, 0 } };
+  const char *db = NULL, *slug = NULL, *dname = NULL, *color = NULL,
+             *accent = NULL, *logo = NULL;
+  const char *cmd = "tenant brand";
+  int c;
+  optind = 0;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
+    switch (c)
+      {
+      case 'd':
+        db = optarg;
+        break;
+      case 't':
+        slug = optarg;
+        break;
+      case 'n':
+        dname = optarg;
+        break;
+      case 'c':
+        color = optarg;
+        break;
+      case 'a':
+        accent = optarg;
+        break;
+      case 'l':
+        logo = optarg;
+        break;
+      case 'h':
+        fputs (tenant_usage, stdout);
+        return EXIT_OK;
+      default:
+        return bad_opt (cmd, argc, argv);
+      }
+  if (optind < argc)
+    return bad (cmd, "unexpected argument '%s'", argv[optind]);
+  if (!slug)
+    return bad (cmd, "--tenant is required");
+  if (dname && *dname && !valid_text (dname, 300))
+    return bad (cmd, "--display-name: must be 1-300 bytes of printable text");
+  if (color && *color && !valid_color (color))
+    return bad (cmd, "--color: '%s' must be #RRGGBB (e.g. #1f5f8b)", color);
+  if (accent && *accent && !valid_color (accent))
+    return bad (cmd, "--accent: '%s' must be #RRGGBB (e.g. #e8f1f8)", accent);
+  char *logo_uri = NULL;
+  const char *logo_type = NULL;
+  if (logo && *logo)
+    {
+      struct buf img = BUF_INIT;
+      if (read_file (logo, &img, BRANDING_MAX_LOGO) != 0)
+        {
+          int e = errno;
+          buf_free (&img);
+          if (e == EFBIG)
+            return bad (cmd, "--logo: %s is larger than %u KiB", logo,
+                        BRANDING_MAX_LOGO / 1024);
+          return bad (cmd, "--logo: cannot read %s: %s", logo, strerror (e));
+        }
+      logo_type
+          = branding_image_type ((const unsigned char *)img.data, img.len);
+      if (logo_type == NULL)
+        {
+          buf_free (&img);
+          return bad (cmd, "--logo: %s is not a PNG or JPEG image", logo);
+        }
+      size_t b64 = sodium_base64_ENCODED_LEN (img.len,
+                                              sodium_base64_VARIANT_ORIGINAL);
+      struct buf uri = BUF_INIT;
+      buf_printf (&uri, "data:%s;base64,", logo_type);
+      char *enc = xmalloc (b64);
+      sodium_bin2base64 (enc, b64, (const unsigned char *)img.data, img.len,
+                         sodium_base64_VARIANT_ORIGINAL);
+      buf_puts (&uri, enc);
+      free (enc);
+      buf_free (&img);
+      logo_uri = buf_steal (&uri);
+    }
+  struct store *s = open_db (cmd, db);
+  if (!s)
+    {
+      free (logo_uri);
+      return EXIT_FAIL;
+    }
+  struct store_tenant t;
+  int rc = EXIT_OK;
+  json_t *b = NULL;
+  if (!find_tenant (cmd, s, slug, &t, &rc))
+    goto out;
+  if (t.branding && t.branding[0])
+    {
+      b = json_loads (t.branding, 0, NULL);
+      if (!json_is_object (b))
+        {
+          rc = fail (cmd, "the tenant's branding is not a JSON object; nothing"
+                          " changed");
+          goto out;
+        }
+    }
+  else
+    b = json_object ();
+  brand_put (b, "display_name", dname);
+  brand_put (b, "color", color);
+  brand_put (b, "accent", accent);
+  brand_put (b, "logo", logo ? (logo_uri ? logo_uri : "") : NULL);
+  if (dname || color || accent || logo)
+    {
+      free (t.branding);
+      t.branding = json_object_size (b) ? json_dumps (b, JSON_COMPACT) : NULL;
+      if (store_tenant_update (s, t.id, &t) != STORE_ONE)
+        {
+          rc = fail (cmd, "database error");
+          goto out;
+        }
+    }
+  const char *v_dn = json_string_value (json_object_get (b, "display_name"));
+  const char *v_co = json_string_value (json_object_get (b, "color"));
+  const char *v_ac = json_string_value (json_object_get (b, "accent"));
+  struct buf lg = BUF_INIT;
+  const char *lty = NULL;
+  bool has_logo = t.branding && branding_logo (t.branding, &lg, &lty);
+  printf ("tenant %s: display name %s, color %s, accent %s, logo ", t.slug,
+          v_dn ? v_dn : "-", v_co ? v_co : "-", v_ac ? v_ac : "-");
+  if (has_logo)
+    printf ("%s %zu bytes\n", lty, lg.len);
+  else
+    printf ("-\n");
+  buf_free (&lg);
+out:
+  json_decref (b);
+  free (logo_uri);
+  store_tenant_clear (&t);
+  store_close (s);
+  return rc;
+}
+
 static int
 tenant_list (int argc, char **argv)
 {
@@ -693,12 +872,15 @@ cmd_tenant (int argc, char **argv)
     return tenant_csd (argc - 1, argv + 1);
   if (strcmp (argv[1], "set") == 0)
     return tenant_set (argc - 1, argv + 1);
+  if (strcmp (argv[1], "brand") == 0)
+    return tenant_brand (argc - 1, argv + 1);
   if (strcmp (argv[1], "list") == 0)
     return tenant_list (argc - 1, argv + 1);
   if (strcmp (argv[1], "mail") == 0 && delivery_tenant_mail)
     return delivery_tenant_mail (argc - 1, argv + 1);
   return bad ("tenant",
-              "unknown subcommand '%s' (create, csd, set, list, mail)",
+              "unknown subcommand '%s' (create, csd, set, brand, list,"
+              " mail)",
               argv[1]);
 }
 

@@ -39,6 +39,7 @@
 #include "jobs/jobs.h"
 #include "jobs/mail.h"
 #include "pdf/pdf.h"
+#include "store/branding.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -51,7 +52,6 @@
 #define DL_TTL (24 * 3600)         /* seconds a download link works */
 #define POW_TTL 600                /* seconds a challenge stays valid */
 #define REMEMBER_TTL (365 * 86400) /* the "remember me" cookie */
-#define MAX_LOGO (256 * 1024)      /* bytes of a logo in the branding */
 
 /* ================================================================== */
 /* Templates: loaded once per process                                  */
@@ -994,40 +994,14 @@ portal_get_logo (struct req *rq)
       page_free (&p);
       return MHD_YES;
     }
-  static const char *const types[]
-      = { "image/png", "image/jpeg", "image/svg+xml", "image/webp" };
-  json_t *b = branding (&p.t);
-  const char *logo
-      = b ? json_string_value (json_object_get (b, "logo")) : NULL;
+  struct buf lg = BUF_INIT;
   const char *type = NULL;
-  const char *data = NULL;
-  for (size_t i = 0; logo && i < sizeof types / sizeof types[0]; i++)
-    {
-      char pre[48];
-      snprintf (pre, sizeof pre, "data:%s;base64,", types[i]);
-      if (strncmp (logo, pre, strlen (pre)) == 0)
-        {
-          type = types[i];
-          data = logo + strlen (pre);
-        }
-    }
-  unsigned char *bin = NULL;
-  size_t len = 0;
-  if (data && strlen (data) < MAX_LOGO * 4 / 3 + 8)
-    {
-      bin = xmalloc (MAX_LOGO + 8);
-      if (sodium_base642bin (bin, MAX_LOGO + 8, data, strlen (data), " \n",
-                             &len, NULL, sodium_base64_VARIANT_ORIGINAL)
-          != 0)
-        len = 0;
-    }
-  if (len > 0)
-    web_reply_bytes (rq, 200, type, bin, len, NULL, false);
+  if (branding_logo (p.t.branding, &lg, &type))
+    web_reply_bytes (rq, 200, type, lg.data, lg.len, NULL, false);
   else
     web_reply_bytes (rq, 404, "text/plain; charset=utf-8", "no logo\n", 8,
                      NULL, false);
-  free (bin);
-  json_decref (b);
+  buf_free (&lg);
   page_free (&p);
   return MHD_YES;
 }
@@ -1719,10 +1693,20 @@ portal_get_download (struct req *rq)
       memset (&e, 0, sizeof e);
       if (inv.pdf && inv.pdf_len)
         buf_append (&pdf, inv.pdf, inv.pdf_len);
-      else if (pdf_render_cfdi ((const char *)inv.xml, inv.xml_len, NULL, &pdf,
-                                &e))
-        store_invoice_set_pdf (p.app->store, p.t.id, iid,
-                               (const unsigned char *)pdf.data, pdf.len);
+      else
+        {
+          /* Rendered once with the merchant's logo of now, then kept. */
+          struct buf logo = BUF_INIT;
+          branding_pdf_logo (p.t.branding, &logo);
+          struct pdf_options po = { .logo = (const unsigned char *)logo.data,
+                                    .logo_len = logo.len,
+                                    .logo_optional = true };
+          if (pdf_render_cfdi ((const char *)inv.xml, inv.xml_len, &po, &pdf,
+                               &e))
+            store_invoice_set_pdf (p.app->store, p.t.id, iid,
+                                   (const unsigned char *)pdf.data, pdf.len);
+          buf_free (&logo);
+        }
       if (pdf.len)
         web_reply_bytes (rq, 200, "application/pdf", pdf.data, pdf.len, name,
                          false);

@@ -55,7 +55,7 @@ bad() {
 
 # --help everywhere
 for c in migrate demo "tenant" "tenant create" "tenant csd" "tenant set" \
-         "tenant list" "branch" "branch add" "user" "user add" "apikey" \
+         "tenant brand" "tenant list" "branch" "branch add" "user" "user add" "apikey" \
          "apikey create" "apikey list"; do
   # shellcheck disable=SC2086
   ok $c --help
@@ -113,6 +113,70 @@ bad -- --stamp tenant set --tenant acme --stamp mypac
 bad -- --tenant tenant set --tenant nobody --window-days 2
 ok tenant set --tenant acme --window-days 5
 grep -q "window 5 days, periodicity 04, timezone America/Tijuana, series F" "$tmp/out" || fail "tenant set kept settings: $(cat "$tmp/out")"
+
+# tenant brand: merged into the branding JSON (other keys such as "mail"
+# kept), checked before anything is written
+sql() {
+  if [ "$backend" = sqlite ]; then
+    sqlite3 "$tmp/cli.db" "$1"
+  else
+    psql -qtAX "$FACTURO_TEST_PG" -c "SET search_path TO $schema" -c "$1"
+  fi
+}
+brand() { sql "SELECT COALESCE(branding, '') FROM tenants WHERE slug = 'acme'"; }
+sql "UPDATE tenants SET branding = '{\"mail\":{\"from\":\"f@acme.mx\"},\"x\":1}' WHERE slug = 'acme'"
+python3 - "$tmp" <<'PY'
+import struct, sys, zlib
+d = sys.argv[1]
+def chunk(t, b):
+    return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xffffffff)
+w, h = 24, 12
+raw = b"".join(b"\0" + bytes([20, 90, 160]) * w for y in range(h))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) \
+    + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+open(d + "/logo.png", "wb").write(png)
+open(d + "/logo.jpg", "wb").write(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9")
+open(d + "/big.png", "wb").write(png[:8] + b"\x00" * (256 * 1024 - 7))
+open(d + "/edge.png", "wb").write(png[:8] + b"\x00" * (256 * 1024 - 8))
+open(d + "/logo.gif", "wb").write(b"GIF89a" + b"\x00" * 32)
+PY
+ok tenant brand --tenant acme --display-name "Cafetería Acme" --color "#7a1f3d" --accent "#FBEFF3" --logo "$tmp/logo.png"
+grep -q "display name Cafetería Acme, color #7a1f3d, accent #FBEFF3, logo image/png" "$tmp/out" || fail "tenant brand: $(cat "$tmp/out")"
+brand >"$tmp/b1"
+python3 - "$tmp/b1" "$tmp/logo.png" <<'PY' || fail "tenant brand stored: $(cut -c1-200 "$tmp/b1")"
+import base64, json, sys
+b = json.load(open(sys.argv[1]))
+logo = open(sys.argv[2], "rb").read()
+assert b["mail"] == {"from": "f@acme.mx"} and b["x"] == 1, b
+assert b["display_name"] == "Cafetería Acme" and b["color"] == "#7a1f3d" and b["accent"] == "#FBEFF3", b
+pre = "data:image/png;base64,"
+assert b["logo"].startswith(pre) and base64.b64decode(b["logo"][len(pre):]) == logo
+PY
+bad -- --color tenant brand --tenant acme --color red
+bad -- --color tenant brand --tenant acme --color "#12345"
+bad -- --color tenant brand --tenant acme --color "#12345g" --display-name Other
+bad -- --accent tenant brand --tenant acme --accent 7a1f3d0
+bad -- --logo tenant brand --tenant acme --logo "$tmp/logo.gif" --color "#000000"
+bad -- --logo tenant brand --tenant acme --logo "$tmp/test_cli_nothing.png"
+bad -- "256 KiB" tenant brand --tenant acme --logo "$tmp/big.png"
+bad -- --display-name tenant brand --tenant acme --display-name "$(printf 'a\tb')"
+bad -- --tenant tenant brand --tenant ghost --color "#000000"
+bad -- --tenant tenant brand --color "#000000"
+bad -- unknown tenant brand --tenant acme --colour "#000000"
+brand >"$tmp/b2"
+cmp -s "$tmp/b1" "$tmp/b2" || fail "a refused tenant brand changed the branding"
+ok tenant brand --tenant acme --logo "$tmp/edge.png"
+grep -q "logo image/png 262144 bytes" "$tmp/out" || fail "a logo of exactly 256 KiB: $(cat "$tmp/out")"
+ok tenant brand --tenant acme --logo "$tmp/logo.jpg" --accent ""
+brand >"$tmp/b3"
+python3 - "$tmp/b3" <<'PY' || fail "tenant brand JPEG / removal: $(cut -c1-200 "$tmp/b3")"
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert b["logo"].startswith("data:image/jpeg;base64,") and "accent" not in b, b
+assert b["color"] == "#7a1f3d" and b["mail"] == {"from": "f@acme.mx"} and b["x"] == 1, b
+PY
+ok tenant brand --tenant acme
+grep -q "color #7a1f3d, accent -, logo image/jpeg" "$tmp/out" || fail "tenant brand without options: $(cat "$tmp/out")"
 
 # tenant csd
 E=$SAT/EKU9003173C9
