@@ -22,6 +22,7 @@
 #include "core/catalog.h"
 #include "core/ticket.h"
 #include "pdf/pdf.h"
+#include "store/branding.h"
 #include "store/store.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -359,8 +360,21 @@ api_invoices_get_id_pdf (struct req *rq)
       struct buf pdf = BUF_INIT;
       struct ferr fe;
       memset (&fe, 0, sizeof fe);
-      if (!pdf_render_cfdi ((const char *)inv.xml, inv.xml_len, NULL, &pdf,
-                            &fe))
+      /* The merchant's logo as it is now: the PDF kept is the one made
+       * here, so a logo set later shows only on invoices rendered later. */
+      struct buf logo = BUF_INIT;
+      struct store_tenant t;
+      store_tenant_init (&t);
+      if (store_tenant_get (s, rq->tenant_id, &t) == STORE_ONE)
+        branding_pdf_logo (t.branding, &logo);
+      store_tenant_clear (&t);
+      struct pdf_options po = { .logo = (const unsigned char *)logo.data,
+                                .logo_len = logo.len,
+                                .logo_optional = true };
+      bool rendered = pdf_render_cfdi ((const char *)inv.xml, inv.xml_len, &po,
+                                       &pdf, &fe);
+      buf_free (&logo);
+      if (!rendered)
         {
           log_error ("request %s: invoice %lld: pdf: %s: %s", rq->request_id,
                      (long long)id, fe.code ? fe.code : "?", fe.message);

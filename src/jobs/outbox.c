@@ -35,6 +35,7 @@
 #include "core/money.h"
 #include "jobs/mail.h"
 #include "pdf/pdf.h"
+#include "store/branding.h"
 #include "util/log.h"
 
 /* The PDF module may not be linked into every binary (tests, tools): take
@@ -457,8 +458,16 @@ ensure_pdf (struct jobs *j, struct send_plan *p)
     return;
   struct buf pdf = BUF_INIT;
   struct ferr err = { 0 };
-  if (!pdf_render_cfdi ((const char *) p->inv.xml, p->inv.xml_len, NULL,
-                        &pdf, &err))
+  /* The merchant's logo of now; the PDF is kept, logo included. */
+  struct buf logo = BUF_INIT;
+  branding_pdf_logo (p->tenant.branding, &logo);
+  struct pdf_options po = { .logo = (const unsigned char *) logo.data,
+                            .logo_len = logo.len,
+                            .logo_optional = true };
+  bool rendered = pdf_render_cfdi ((const char *) p->inv.xml,
+                                   p->inv.xml_len, &po, &pdf, &err);
+  buf_free (&logo);
+  if (!rendered)
     {
       log_warn ("mail: invoice %" PRId64 "/%" PRId64
                 ": PDF not rendered (%s); sending the XML only",

@@ -315,6 +315,53 @@ def facturo(*args):
                           timeout=120)
 
 
+def png_file(path, w, h):
+    import struct
+    import zlib
+
+    def chunk(t, d):
+        return (struct.pack(">I", len(d)) + t + d
+                + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff))
+    raw = b"".join(b"\0" + bytes([20, 90, 160]) * w for _ in range(h))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n"
+                + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def pdf_images(workdir, pdf):
+    """(width, height) of every image pdfimages -list finds in pdf."""
+    path = os.path.join(workdir, "logo-check.pdf")
+    with open(path, "wb") as f:
+        f.write(pdf)
+    p = subprocess.run(["pdfimages", "-list", path], capture_output=True,
+                       text=True, timeout=60)
+    return [(int(x.split()[3]), int(x.split()[4]))
+            for x in p.stdout.splitlines()[2:] if len(x.split()) > 4]
+
+
+def logo_scenario(db, workdir, srv):
+    step("pdf: the merchant's logo (tenant brand) is on the stored PDF")
+    kl = tenant(db, "tl", "EKU9003173C9", "ESCUELA KEMPER URGATE")
+    png_file(os.path.join(workdir, "logo1.png"), 37, 19)
+    png_file(os.path.join(workdir, "logo2.png"), 29, 13)
+    p = facturo("tenant", "brand", "--db", db, "--tenant", "tl", "--logo",
+                os.path.join(workdir, "logo1.png"))
+    check(p.returncode == 0, "tenant brand: %s" % p.stderr)
+    t = new_ticket(srv, kl, "L-1")
+    st, _, inv = srv.req("POST", "/v1/tickets/%s/invoice" % t["id"],
+                         RECEIVER, key=kl)
+    check(st == 201, "invoice %d %r" % (st, inv))
+    st, ct, p1 = get_bytes(srv, "/v1/invoices/%s/pdf" % inv["id"], kl)
+    imgs = pdf_images(workdir, p1)
+    check(st == 200 and (37, 19) in imgs, "logo 37x19 in the PDF: %r" % imgs)
+    p = facturo("tenant", "brand", "--db", db, "--tenant", "tl", "--logo",
+                os.path.join(workdir, "logo2.png"))
+    st, ct, p2 = get_bytes(srv, "/v1/invoices/%s/pdf" % inv["id"], kl)
+    check(p.returncode == 0 and st == 200 and p2 == p1,
+          "PDF kept with the logo of its first render")
+
+
 def status_of(srv, key, tid):
     return srv.req("GET", "/v1/tickets/" + tid, key=key)[2]["status"]
 
@@ -510,6 +557,7 @@ def main():
         t0 = time.time()
         try:
             issue_scenarios(db, workdir, srv, ka, kb, kn)
+            logo_scenario(db, workdir, srv)
             global_scenarios(db, workdir, srv)
             if A.BACKEND == "postgres":
                 global_two_processes(db, workdir, srv)
