@@ -1,6 +1,8 @@
 -- wrk script for M1: POST /v1/tickets with a unique folio per request.
 -- FACTURO_BENCH_KEY holds the API key.  Each wrk thread gets its own
 -- random prefix so runs never collide with earlier ones.
+-- FACTURO_BENCH_DATE (optional): the tickets' local date-time, so they
+-- can still be self-invoiced (M2 invoices them); default 2026-11-20T12:30:00.
 local threads = 0
 function setup(thread)
   thread:set("tid", threads)
@@ -9,7 +11,8 @@ end
 
 local counter, prefix = 0, ""
 local key = os.getenv("FACTURO_BENCH_KEY") or ""
-local body = '{"branch":"B01","folio_number":"%s","date":"2026-11-20T12:30:00",' ..
+local date = os.getenv("FACTURO_BENCH_DATE") or "2026-11-20T12:30:00"
+local body = '{"branch":"B01","folio_number":"%s","date":"' .. date .. '",' ..
   '"payment_form":"01","items":[{"quantity":2,"product":{"description":' ..
   '"Cafe americano","product_key":"90101501","unit_key":"H87","price":' ..
   '"116.00","tax_included":true,"taxes":[{"type":"IVA","rate":"0.16"}]}},' ..
