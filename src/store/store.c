@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2364,43 +2365,220 @@ store_ticket_list (struct store *s, int64_t tenant_id,
 /* Products and customers                                              */
 /* ================================================================== */
 
-void
-store_product_clear (struct store_product *p)
-{
-  if (p == NULL)
-    return;
-  free (p->doc);
-  memset (p, 0, sizeof *p);
-}
+/* Both are a JSON document plus a few indexed text columns, so one
+ * implementation (store_doc_*) serves both, driven by a table
+ * description; store_product_* and store_customer_* are its typed
+ * wrappers.  A row struct has int64_t id, tenant_id, created_at and
+ * updated_at, a char *doc and up to four char arrays, the indexed
+ * columns in SQL order; SELECTs return id, tenant_id, the columns, doc,
+ * created_at, updated_at. */
 
-void
-store_product_list_free (struct store_product *a, size_t n)
+struct doc_sql
 {
-  for (size_t i = 0; a && i < n; i++)
-    store_product_clear (&a[i]);
-  free (a);
-}
+  int slot; /* statement slot (__COUNTER__, like Q) */
+  const char *text;
+};
+#define DOC_SQL(text_)                                                        \
+  {                                                                           \
+    __COUNTER__, (text_)                                                      \
+  }
+
+struct doc_col
+{
+  size_t off, cap;
+};
+#define DOC_COL(type_, field_)                                                \
+  {                                                                           \
+    offsetof (type_, field_), sizeof ((type_ *)0)->field_                     \
+  }
+#define DOC_HEAD(type_)                                                       \
+  .size = sizeof (type_), .off_id = offsetof (type_, id),                     \
+  .off_tenant = offsetof (type_, tenant_id),                                  \
+  .off_doc = offsetof (type_, doc),                                           \
+  .off_created = offsetof (type_, created_at),                                \
+  .off_updated = offsetof (type_, updated_at)
+
+struct doc_table
+{
+  size_t size;
+  size_t off_id, off_tenant, off_doc, off_created, off_updated;
+  struct doc_col cols[4];
+  int ncols;
+  reader_fn read;
+  void (*clear) (void *row);
+  struct doc_sql insert; /* $1 tenant, $2 id, the columns, doc, the time */
+  struct doc_sql update; /* the same; STORE_NONE when nothing changed */
+  struct doc_sql get;    /* $1 tenant, $2 id */
+  struct doc_sql del;    /* $1 tenant, $2 id */
+  struct doc_sql find;   /* $1 tenant, $2 a key text; the first row */
+  struct doc_sql list;   /* $1 tenant, $2 ids below, $3 limit */
+};
+
+static void read_product (struct q *q, void *out);
+static void read_customer (struct q *q, void *out);
+static void clear_product (void *row);
+static void clear_customer (void *row);
 
 #define PRODUCT_COLS "id, tenant_id, sku, name, doc, created_at, updated_at"
+#define CUSTOMER_COLS                                                         \
+  "id, tenant_id, rfc, name, email, doc, created_at, updated_at"
+
+static const struct doc_table doc_tables[] = {
+  [STORE_DOC_PRODUCT] = {
+    DOC_HEAD (struct store_product),
+    .cols = { DOC_COL (struct store_product, sku),
+              DOC_COL (struct store_product, name) },
+    .ncols = 2,
+    .read = read_product,
+    .clear = clear_product,
+    .insert = DOC_SQL ("INSERT INTO products (tenant_id, id, sku, name, doc,"
+                       " created_at, updated_at)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $6)"
+                       " ON CONFLICT DO NOTHING"),
+    /* A sku taken by another product makes this a no-op (STORE_NONE)
+     * rather than a unique violation, which would abort the transaction
+     * on PostgreSQL. */
+    .update = DOC_SQL (
+        "UPDATE products SET sku = $3, name = $4, doc = $5, updated_at = $6"
+        " WHERE tenant_id = $1 AND id = $2 AND ($3 = '' OR NOT EXISTS"
+        " (SELECT 1 FROM products o WHERE o.tenant_id = $1 AND o.sku = $3"
+        " AND o.id <> $2))"),
+    .get = DOC_SQL ("SELECT " PRODUCT_COLS
+                    " FROM products WHERE tenant_id = $1 AND id = $2"),
+    .del = DOC_SQL ("DELETE FROM products WHERE tenant_id = $1 AND id = $2"),
+    .find = DOC_SQL (
+        "SELECT " PRODUCT_COLS
+        " FROM products WHERE tenant_id = $1 AND sku = $2 AND sku <> ''"),
+    .list = DOC_SQL ("SELECT " PRODUCT_COLS
+                     " FROM products WHERE tenant_id = $1"
+                     " AND id < $2 ORDER BY id DESC LIMIT $3"),
+  },
+  [STORE_DOC_CUSTOMER] = {
+    DOC_HEAD (struct store_customer),
+    .cols = { DOC_COL (struct store_customer, rfc),
+              DOC_COL (struct store_customer, name),
+              DOC_COL (struct store_customer, email) },
+    .ncols = 3,
+    .read = read_customer,
+    .clear = clear_customer,
+    .insert = DOC_SQL ("INSERT INTO customers (tenant_id, id, rfc, name,"
+                       " email, doc, created_at, updated_at)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+                       " ON CONFLICT DO NOTHING"),
+    .update = DOC_SQL ("UPDATE customers SET rfc = $3, name = $4, email = $5,"
+                       " doc = $6, updated_at = $7"
+                       " WHERE tenant_id = $1 AND id = $2"),
+    .get = DOC_SQL ("SELECT " CUSTOMER_COLS
+                    " FROM customers WHERE tenant_id = $1 AND id = $2"),
+    .del = DOC_SQL ("DELETE FROM customers WHERE tenant_id = $1 AND id = $2"),
+    .find = DOC_SQL ("SELECT " CUSTOMER_COLS
+                     " FROM customers WHERE tenant_id = $1"
+                     " AND rfc = $2 ORDER BY id DESC LIMIT 1"),
+    .list = DOC_SQL ("SELECT " CUSTOMER_COLS
+                     " FROM customers WHERE tenant_id = $1"
+                     " AND id < $2 ORDER BY id DESC LIMIT $3"),
+  },
+};
+
+static const struct doc_table *
+doc_table (enum store_doc_kind k)
+{
+  return &doc_tables[k];
+}
+
+static int64_t *
+doc_i64 (const void *row, size_t off)
+{
+  return (int64_t *)((char *)row + off);
+}
+
+static char **
+doc_text (const void *row, size_t off)
+{
+  return (char **)((char *)row + off);
+}
+
+static void
+doc_read (struct q *q, const struct doc_table *t, void *row)
+{
+  memset (row, 0, t->size);
+  int c = 0;
+  *doc_i64 (row, t->off_id) = ci (q, c++);
+  *doc_i64 (row, t->off_tenant) = ci (q, c++);
+  for (int i = 0; i < t->ncols; i++)
+    ccpy (q, c++, (char *)row + t->cols[i].off, t->cols[i].cap);
+  *doc_text (row, t->off_doc) = cdup (q, c++);
+  *doc_i64 (row, t->off_created) = ci (q, c++);
+  *doc_i64 (row, t->off_updated) = ci (q, c++);
+}
 
 static void
 read_product (struct q *q, void *out)
 {
-  struct store_product *p = out;
-  memset (p, 0, sizeof *p);
-  p->id = ci (q, 0);
-  p->tenant_id = ci (q, 1);
-  ccpy (q, 2, p->sku, sizeof p->sku);
-  ccpy (q, 3, p->name, sizeof p->name);
-  p->doc = cdup (q, 4);
-  p->created_at = ci (q, 5);
-  p->updated_at = ci (q, 6);
+  doc_read (q, &doc_tables[STORE_DOC_PRODUCT], out);
+}
+
+static void
+read_customer (struct q *q, void *out)
+{
+  doc_read (q, &doc_tables[STORE_DOC_CUSTOMER], out);
+}
+
+/* Binds the columns and the document from $first; returns the next
+ * parameter's number. */
+static int
+doc_bind (struct q *q, const struct doc_table *t, const void *row, int first)
+{
+  int n = first;
+  for (int i = 0; i < t->ncols; i++)
+    qt (q, n++, (const char *)row + t->cols[i].off);
+  const char *doc = *doc_text (row, t->off_doc);
+  qt (q, n++, doc ? doc : "{}");
+  return n;
+}
+
+void
+store_doc_clear (enum store_doc_kind k, void *row)
+{
+  if (row == NULL)
+    return;
+  const struct doc_table *t = doc_table (k);
+  free (*doc_text (row, t->off_doc));
+  memset (row, 0, t->size);
+}
+
+void
+store_doc_list_free (enum store_doc_kind k, void *a, size_t n)
+{
+  size_t sz = doc_table (k)->size;
+  for (size_t i = 0; a && i < n; i++)
+    store_doc_clear (k, (char *)a + i * sz);
+  free (a);
+}
+
+static void
+clear_product (void *row)
+{
+  store_doc_clear (STORE_DOC_PRODUCT, row);
+}
+
+static void
+clear_customer (void *row)
+{
+  store_doc_clear (STORE_DOC_CUSTOMER, row);
+}
+
+size_t
+store_doc_size (enum store_doc_kind k)
+{
+  return doc_table (k)->size;
 }
 
 enum store_status
-store_product_insert (struct store *s, int64_t tenant_id,
-                      struct store_product *p)
+store_doc_insert (struct store *s, enum store_doc_kind k, int64_t tenant_id,
+                  void *row)
 {
+  const struct doc_table *t = doc_table (k);
   enum store_status st = STORE_HARD;
   RUN (s, r, st, true)
   {
@@ -2410,24 +2588,19 @@ store_product_insert (struct store *s, int64_t tenant_id,
     if (st == STORE_ONE)
       {
         st = STORE_HARD;
-        if (Q (&q, &r,
-               "INSERT INTO products (tenant_id, id, sku, name, doc, "
-               "created_at,"
-               " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"
-               " ON CONFLICT DO NOTHING"))
+        if (q_open (&q, &r, t->insert.slot, t->insert.text, NULL))
           {
-            p->created_at = p->updated_at = now_s ();
+            int64_t now = now_s ();
+            *doc_i64 (row, t->off_created) = now;
+            *doc_i64 (row, t->off_updated) = now;
             qi (&q, 1, tenant_id);
             qi (&q, 2, id);
-            qt (&q, 3, p->sku);
-            qt (&q, 4, p->name);
-            qt (&q, 5, p->doc ? p->doc : "{}");
-            qi (&q, 6, p->created_at);
+            qi (&q, doc_bind (&q, t, row, 3), now);
             st = q_exec (&q);
             if (st == STORE_ONE)
               {
-                p->id = id;
-                p->tenant_id = tenant_id;
+                *doc_i64 (row, t->off_id) = id;
+                *doc_i64 (row, t->off_tenant) = tenant_id;
               }
           }
       }
@@ -2436,93 +2609,167 @@ store_product_insert (struct store *s, int64_t tenant_id,
 }
 
 enum store_status
-store_product_get (struct store *s, int64_t tenant_id, int64_t id,
-                   struct store_product *out)
+store_doc_get (struct store *s, enum store_doc_kind k, int64_t tenant_id,
+               int64_t id, void *out)
 {
+  const struct doc_table *t = doc_table (k);
   enum store_status st = STORE_HARD;
   RUN (s, r, st, false)
   {
     struct q q;
     st = STORE_HARD;
-    if (Q (&q, &r,
-           "SELECT " PRODUCT_COLS
-           " FROM products WHERE tenant_id = $1 AND id = $2"))
+    if (q_open (&q, &r, t->get.slot, t->get.text, NULL))
       {
         qi (&q, 1, tenant_id);
         qi (&q, 2, id);
-        st = q_one (&q, read_product, out);
+        st = q_one (&q, t->read, out);
       }
   }
   return st;
+}
+
+/* The first row whose key column (sku, rfc) is key, through t->find. */
+static enum store_status
+doc_find (struct store *s, enum store_doc_kind k, int64_t tenant_id,
+          const char *key, void *out)
+{
+  const struct doc_table *t = doc_table (k);
+  enum store_status st = STORE_HARD;
+  RUN (s, r, st, false)
+  {
+    struct q q;
+    st = STORE_HARD;
+    if (q_open (&q, &r, t->find.slot, t->find.text, NULL))
+      {
+        qi (&q, 1, tenant_id);
+        qt (&q, 2, key);
+        st = q_one (&q, t->read, out);
+      }
+  }
+  return st;
+}
+
+enum store_status
+store_doc_update (struct store *s, enum store_doc_kind k, int64_t tenant_id,
+                  const void *row)
+{
+  const struct doc_table *t = doc_table (k);
+  enum store_status st = STORE_HARD;
+  RUN (s, r, st, true)
+  {
+    struct q q;
+    st = STORE_HARD;
+    if (q_open (&q, &r, t->update.slot, t->update.text, NULL))
+      {
+        qi (&q, 1, tenant_id);
+        qi (&q, 2, *doc_i64 (row, t->off_id));
+        qi (&q, doc_bind (&q, t, row, 3), now_s ());
+        st = q_exec (&q);
+      }
+  }
+  return st;
+}
+
+enum store_status
+store_doc_delete (struct store *s, enum store_doc_kind k, int64_t tenant_id,
+                  int64_t id)
+{
+  const struct doc_table *t = doc_table (k);
+  enum store_status st = STORE_HARD;
+  RUN (s, r, st, true)
+  {
+    struct q q;
+    st = STORE_HARD;
+    if (q_open (&q, &r, t->del.slot, t->del.text, NULL))
+      {
+        qi (&q, 1, tenant_id);
+        qi (&q, 2, id);
+        st = q_exec (&q);
+      }
+  }
+  return st;
+}
+
+enum store_status
+store_doc_list (struct store *s, enum store_doc_kind k, int64_t tenant_id,
+                int64_t cursor, int limit, void **out, size_t *n,
+                int64_t *next_cursor)
+{
+  const struct doc_table *t = doc_table (k);
+  limit = clamp_limit (limit);
+  enum store_status st = STORE_HARD;
+  *out = NULL;
+  *n = 0;
+  RUN (s, r, st, false)
+  {
+    struct q q;
+    st = STORE_HARD;
+    store_doc_list_free (k, *out, *n);
+    *out = NULL;
+    *n = 0;
+    if (q_open (&q, &r, t->list.slot, t->list.text, NULL))
+      {
+        qi (&q, 1, tenant_id);
+        qi (&q, 2, cursor > 0 ? cursor : INT64_MAX);
+        qi (&q, 3, limit + 1);
+        st = q_list (&q, t->read, t->size, out, n, t->clear);
+      }
+  }
+  *next_cursor = 0;
+  if (st >= 0 && *n > (size_t)limit)
+    {
+      char *a = *out;
+      t->clear (a + (size_t)limit * t->size);
+      *n = (size_t)limit;
+      *next_cursor = *doc_i64 (a + (size_t)(limit - 1) * t->size, t->off_id);
+    }
+  return st;
+}
+
+void
+store_product_clear (struct store_product *p)
+{
+  store_doc_clear (STORE_DOC_PRODUCT, p);
+}
+
+void
+store_product_list_free (struct store_product *a, size_t n)
+{
+  store_doc_list_free (STORE_DOC_PRODUCT, a, n);
+}
+
+enum store_status
+store_product_insert (struct store *s, int64_t tenant_id,
+                      struct store_product *p)
+{
+  return store_doc_insert (s, STORE_DOC_PRODUCT, tenant_id, p);
+}
+
+enum store_status
+store_product_get (struct store *s, int64_t tenant_id, int64_t id,
+                   struct store_product *out)
+{
+  return store_doc_get (s, STORE_DOC_PRODUCT, tenant_id, id, out);
 }
 
 enum store_status
 store_product_find_sku (struct store *s, int64_t tenant_id, const char *sku,
                         struct store_product *out)
 {
-  enum store_status st = STORE_HARD;
-  RUN (s, r, st, false)
-  {
-    struct q q;
-    st = STORE_HARD;
-    if (Q (&q, &r,
-           "SELECT " PRODUCT_COLS
-           " FROM products WHERE tenant_id = $1 AND sku = $2 AND sku <> ''"))
-      {
-        qi (&q, 1, tenant_id);
-        qt (&q, 2, sku);
-        st = q_one (&q, read_product, out);
-      }
-  }
-  return st;
+  return doc_find (s, STORE_DOC_PRODUCT, tenant_id, sku, out);
 }
 
 enum store_status
 store_product_update (struct store *s, int64_t tenant_id,
                       const struct store_product *p)
 {
-  enum store_status st = STORE_HARD;
-  RUN (s, r, st, true)
-  {
-    struct q q;
-    st = STORE_HARD;
-    /* A sku taken by another product makes this a no-op (STORE_NONE)
-     * rather than a unique violation, which would abort the transaction
-     * on PostgreSQL. */
-    if (Q (&q, &r,
-           "UPDATE products SET sku = $3, name = $4, doc = $5, updated_at = $6"
-           " WHERE tenant_id = $1 AND id = $2 AND ($3 = '' OR NOT EXISTS"
-           " (SELECT 1 FROM products o WHERE o.tenant_id = $1 AND o.sku = $3"
-           " AND o.id <> $2))"))
-      {
-        qi (&q, 1, tenant_id);
-        qi (&q, 2, p->id);
-        qt (&q, 3, p->sku);
-        qt (&q, 4, p->name);
-        qt (&q, 5, p->doc ? p->doc : "{}");
-        qi (&q, 6, now_s ());
-        st = q_exec (&q);
-      }
-  }
-  return st;
+  return store_doc_update (s, STORE_DOC_PRODUCT, tenant_id, p);
 }
 
 enum store_status
 store_product_delete (struct store *s, int64_t tenant_id, int64_t id)
 {
-  enum store_status st = STORE_HARD;
-  RUN (s, r, st, true)
-  {
-    struct q q;
-    st = STORE_HARD;
-    if (Q (&q, &r, "DELETE FROM products WHERE tenant_id = $1 AND id = $2"))
-      {
-        qi (&q, 1, tenant_id);
-        qi (&q, 2, id);
-        st = q_exec (&q);
-      }
-  }
-  return st;
+  return store_doc_delete (s, STORE_DOC_PRODUCT, tenant_id, id);
 }
 
 enum store_status
@@ -2530,196 +2777,54 @@ store_product_list (struct store *s, int64_t tenant_id, int64_t cursor,
                     int limit, struct store_product **out, size_t *n,
                     int64_t *next_cursor)
 {
-  limit = clamp_limit (limit);
-  enum store_status st = STORE_HARD;
-  *out = NULL;
-  *n = 0;
-  RUN (s, r, st, false)
-  {
-    struct q q;
-    st = STORE_HARD;
-    store_product_list_free (*out, *n);
-    *out = NULL;
-    *n = 0;
-    if (Q (&q, &r,
-           "SELECT " PRODUCT_COLS " FROM products WHERE tenant_id = $1"
-           " AND id < $2 ORDER BY id DESC LIMIT $3"))
-      {
-        qi (&q, 1, tenant_id);
-        qi (&q, 2, cursor > 0 ? cursor : INT64_MAX);
-        qi (&q, 3, limit + 1);
-        st = q_list (&q, read_product, sizeof **out, (void **)out, n,
-                     (void (*) (void *))store_product_clear);
-      }
-  }
-  *next_cursor = 0;
-  if (st >= 0 && *n > (size_t)limit)
-    {
-      store_product_clear (&(*out)[limit]);
-      *n = (size_t)limit;
-      *next_cursor = (*out)[limit - 1].id;
-    }
-  return st;
+  return store_doc_list (s, STORE_DOC_PRODUCT, tenant_id, cursor, limit,
+                         (void **)out, n, next_cursor);
 }
 
 void
 store_customer_clear (struct store_customer *c)
 {
-  if (c == NULL)
-    return;
-  free (c->doc);
-  memset (c, 0, sizeof *c);
+  store_doc_clear (STORE_DOC_CUSTOMER, c);
 }
 
 void
 store_customer_list_free (struct store_customer *a, size_t n)
 {
-  for (size_t i = 0; a && i < n; i++)
-    store_customer_clear (&a[i]);
-  free (a);
-}
-
-#define CUSTOMER_COLS                                                         \
-  "id, tenant_id, rfc, name, email, doc, created_at, updated_at"
-
-static void
-read_customer (struct q *q, void *out)
-{
-  struct store_customer *c = out;
-  memset (c, 0, sizeof *c);
-  c->id = ci (q, 0);
-  c->tenant_id = ci (q, 1);
-  ccpy (q, 2, c->rfc, sizeof c->rfc);
-  ccpy (q, 3, c->name, sizeof c->name);
-  ccpy (q, 4, c->email, sizeof c->email);
-  c->doc = cdup (q, 5);
-  c->created_at = ci (q, 6);
-  c->updated_at = ci (q, 7);
+  store_doc_list_free (STORE_DOC_CUSTOMER, a, n);
 }
 
 enum store_status
 store_customer_insert (struct store *s, int64_t tenant_id,
                        struct store_customer *c)
 {
-  enum store_status st = STORE_HARD;
-  RUN (s, r, st, true)
-  {
-    struct q q;
-    int64_t id = 0;
-    st = next_id (&r, &id);
-    if (st == STORE_ONE)
-      {
-        st = STORE_HARD;
-        if (Q (&q, &r,
-               "INSERT INTO customers (tenant_id, id, rfc, name, email, doc,"
-               " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-               "$7)"
-               " ON CONFLICT DO NOTHING"))
-          {
-            c->created_at = c->updated_at = now_s ();
-            qi (&q, 1, tenant_id);
-            qi (&q, 2, id);
-            qt (&q, 3, c->rfc);
-            qt (&q, 4, c->name);
-            qt (&q, 5, c->email);
-            qt (&q, 6, c->doc ? c->doc : "{}");
-            qi (&q, 7, c->created_at);
-            st = q_exec (&q);
-            if (st == STORE_ONE)
-              {
-                c->id = id;
-                c->tenant_id = tenant_id;
-              }
-          }
-      }
-  }
-  return st;
+  return store_doc_insert (s, STORE_DOC_CUSTOMER, tenant_id, c);
 }
 
 enum store_status
 store_customer_get (struct store *s, int64_t tenant_id, int64_t id,
                     struct store_customer *out)
 {
-  enum store_status st = STORE_HARD;
-  RUN (s, r, st, false)
-  {
-    struct q q;
-    st = STORE_HARD;
-    if (Q (&q, &r,
-           "SELECT " CUSTOMER_COLS
-           " FROM customers WHERE tenant_id = $1 AND id = $2"))
-      {
-        qi (&q, 1, tenant_id);
-        qi (&q, 2, id);
-        st = q_one (&q, read_customer, out);
-      }
-  }
-  return st;
+  return store_doc_get (s, STORE_DOC_CUSTOMER, tenant_id, id, out);
 }
 
 enum store_status
 store_customer_find_rfc (struct store *s, int64_t tenant_id, const char *rfc,
                          struct store_customer *out)
 {
-  enum store_status st = STORE_HARD;
-  RUN (s, r, st, false)
-  {
-    struct q q;
-    st = STORE_HARD;
-    if (Q (&q, &r,
-           "SELECT " CUSTOMER_COLS " FROM customers WHERE tenant_id = $1"
-           " AND rfc = $2 ORDER BY id DESC LIMIT 1"))
-      {
-        qi (&q, 1, tenant_id);
-        qt (&q, 2, rfc);
-        st = q_one (&q, read_customer, out);
-      }
-  }
-  return st;
+  return doc_find (s, STORE_DOC_CUSTOMER, tenant_id, rfc, out);
 }
 
 enum store_status
 store_customer_update (struct store *s, int64_t tenant_id,
                        const struct store_customer *c)
 {
-  enum store_status st = STORE_HARD;
-  RUN (s, r, st, true)
-  {
-    struct q q;
-    st = STORE_HARD;
-    if (Q (&q, &r,
-           "UPDATE customers SET rfc = $3, name = $4, email = $5, doc = $6,"
-           " updated_at = $7 WHERE tenant_id = $1 AND id = $2"))
-      {
-        qi (&q, 1, tenant_id);
-        qi (&q, 2, c->id);
-        qt (&q, 3, c->rfc);
-        qt (&q, 4, c->name);
-        qt (&q, 5, c->email);
-        qt (&q, 6, c->doc ? c->doc : "{}");
-        qi (&q, 7, now_s ());
-        st = q_exec (&q);
-      }
-  }
-  return st;
+  return store_doc_update (s, STORE_DOC_CUSTOMER, tenant_id, c);
 }
 
 enum store_status
 store_customer_delete (struct store *s, int64_t tenant_id, int64_t id)
 {
-  enum store_status st = STORE_HARD;
-  RUN (s, r, st, true)
-  {
-    struct q q;
-    st = STORE_HARD;
-    if (Q (&q, &r, "DELETE FROM customers WHERE tenant_id = $1 AND id = $2"))
-      {
-        qi (&q, 1, tenant_id);
-        qi (&q, 2, id);
-        st = q_exec (&q);
-      }
-  }
-  return st;
+  return store_doc_delete (s, STORE_DOC_CUSTOMER, tenant_id, id);
 }
 
 enum store_status
@@ -2727,36 +2832,8 @@ store_customer_list (struct store *s, int64_t tenant_id, int64_t cursor,
                      int limit, struct store_customer **out, size_t *n,
                      int64_t *next_cursor)
 {
-  limit = clamp_limit (limit);
-  enum store_status st = STORE_HARD;
-  *out = NULL;
-  *n = 0;
-  RUN (s, r, st, false)
-  {
-    struct q q;
-    st = STORE_HARD;
-    store_customer_list_free (*out, *n);
-    *out = NULL;
-    *n = 0;
-    if (Q (&q, &r,
-           "SELECT " CUSTOMER_COLS " FROM customers WHERE tenant_id = $1"
-           " AND id < $2 ORDER BY id DESC LIMIT $3"))
-      {
-        qi (&q, 1, tenant_id);
-        qi (&q, 2, cursor > 0 ? cursor : INT64_MAX);
-        qi (&q, 3, limit + 1);
-        st = q_list (&q, read_customer, sizeof **out, (void **)out, n,
-                     (void (*) (void *))store_customer_clear);
-      }
-  }
-  *next_cursor = 0;
-  if (st >= 0 && *n > (size_t)limit)
-    {
-      store_customer_clear (&(*out)[limit]);
-      *n = (size_t)limit;
-      *next_cursor = (*out)[limit - 1].id;
-    }
-  return st;
+  return store_doc_list (s, STORE_DOC_CUSTOMER, tenant_id, cursor, limit,
+                         (void **)out, n, next_cursor);
 }
 
 /* ================================================================== */

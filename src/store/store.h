@@ -508,6 +508,32 @@ enum store_status store_customer_list (struct store *s, int64_t tenant_id,
                                        int64_t *next_cursor);
 void store_customer_list_free (struct store_customer *a, size_t n);
 
+/* The one implementation behind both: row points to a struct
+ * store_product (STORE_DOC_PRODUCT) or struct store_customer
+ * (STORE_DOC_CUSTOMER), arrays are of that struct, and each call means
+ * what the typed function of the same name above means.  For code that
+ * serves both kinds (api/doc_resource.c). */
+enum store_doc_kind
+{
+  STORE_DOC_PRODUCT,
+  STORE_DOC_CUSTOMER
+};
+/* sizeof the kind's row struct. */
+size_t store_doc_size (enum store_doc_kind k);
+void store_doc_clear (enum store_doc_kind k, void *row);
+void store_doc_list_free (enum store_doc_kind k, void *a, size_t n);
+enum store_status store_doc_insert (struct store *s, enum store_doc_kind k,
+                                    int64_t tenant_id, void *row);
+enum store_status store_doc_get (struct store *s, enum store_doc_kind k,
+                                 int64_t tenant_id, int64_t id, void *out);
+enum store_status store_doc_update (struct store *s, enum store_doc_kind k,
+                                    int64_t tenant_id, const void *row);
+enum store_status store_doc_delete (struct store *s, enum store_doc_kind k,
+                                    int64_t tenant_id, int64_t id);
+enum store_status store_doc_list (struct store *s, enum store_doc_kind k,
+                                  int64_t tenant_id, int64_t cursor, int limit,
+                                  void **out, size_t *n, int64_t *next_cursor);
+
 /* ------------------------------------------------------------------ */
 /* Idempotency keys                                                    */
 /* ------------------------------------------------------------------ */
