@@ -299,8 +299,8 @@ api_id_json (int64_t id)
 json_t *
 api_time_json (int64_t t)
 {
-  char b[32];
-  ticket_format_date (t, 0, b);
+  char b[TZ_ISO_MAX];
+  tz_format_iso (tz_utc (), t, b);
   /* "…+00:00" -> "…Z" */
   char *p = strstr (b, "+00:00");
   if (p)

@@ -423,10 +423,10 @@ query_date (struct req *rq, const char *name, bool end, int64_t *out)
     }
   else if (strlen (v) >= sizeof buf)
     return false;
-  if (!ticket_parse_date (v, rq->tz_offset_min, out))
+  if (!ticket_parse_date (v, rq->tz, out))
     return false;
-  if (end && day)
-    *out += 86400;
+  if (end && day) /* the whole local day, 23 to 25 hours long */
+    *out = tz_add_days (rq->tz, *out, 1);
   return true;
 }
 

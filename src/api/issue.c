@@ -4,8 +4,8 @@
  * contract, docs/invoices.md for the rules in prose).
  *
  * Owns: the self-invoicing window and global-invoice period arithmetic
- * (pure, civil-calendar maths on UTC seconds and a fixed UTC offset), the
- * per-process caches of loaded CSDs and stamping providers, and
+ * (pure, civil-calendar maths on local days of the tenant's zone, util/tz.h),
+ * the per-process caches of loaded CSDs and stamping providers, and
  * issue_invoice_for_tickets().  Does not own: the arithmetic of the
  * invoice (core/invoice.c, the same code that computed the tickets'
  * totals), XML and seals (cfdi/), SQL (store/), mail (jobs/).
@@ -53,46 +53,11 @@
 #include "jobs/mail.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/tz.h"
 
 /* ================================================================== */
-/* Civil calendar (proleptic Gregorian), days since 1970-01-01          */
+/* Periods and windows (local calendar days of the tenant's zone)      */
 /* ================================================================== */
-
-static int64_t
-floor_div (int64_t a, int64_t b)
-{
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0)))
-    q--;
-  return q;
-}
-
-/* H. Hinnant's days_from_civil. */
-static int64_t
-days_from_civil (int y, int m, int d)
-{
-  y -= m <= 2;
-  int64_t era = floor_div (y, 400);
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days (int64_t z, int *y, int *m, int *d)
-{
-  z += 719468;
-  int64_t era = floor_div (z, 146097);
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t yy = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = (int)(yy + (*m <= 2));
-}
 
 /* ISO weekday: Monday 1 … Sunday 7 (1970-01-01 was a Thursday). */
 static int
@@ -102,20 +67,6 @@ iso_weekday (int64_t day)
   if (r < 0)
     r += 7;
   return (int)r + 1;
-}
-
-/* The local calendar day of instant t. */
-static int64_t
-local_day (int64_t t, int off_min)
-{
-  return floor_div (t + (int64_t)off_min * 60, 86400);
-}
-
-/* UTC seconds of local midnight starting `day`. */
-static int64_t
-day_start (int64_t day, int off_min)
-{
-  return day * 86400 - (int64_t)off_min * 60;
 }
 
 int
@@ -129,12 +80,13 @@ issue_periodicity_parse (const char *code)
 }
 
 bool
-issue_period_of (int p, int64_t t, int off, struct issue_period *out)
+issue_period_of (int p, int64_t t, const struct tz *z,
+                 struct issue_period *out)
 {
   memset (out, 0, sizeof *out);
-  int64_t day = local_day (t, off);
+  int64_t day = tz_local_day (z, t);
   int y, m, d;
-  civil_from_days (day, &y, &m, &d);
+  tz_civil_from_days (day, &y, &m, &d);
   if (y < 2000 || y > 2999)
     return false;
   int64_t first, last; /* [first, last) in days */
@@ -151,8 +103,8 @@ issue_period_of (int p, int64_t t, int off, struct issue_period *out)
         first = day - (iso_weekday (day) - 1);
         last = first + 7;
         int ty, tm, td;
-        civil_from_days (first + 3, &ty, &tm, &td); /* its Thursday */
-        int week = (int)((first + 3 - days_from_civil (ty, 1, 1)) / 7) + 1;
+        tz_civil_from_days (first + 3, &ty, &tm, &td); /* its Thursday */
+        int week = (int)((first + 3 - tz_days_from_civil (ty, 1, 1)) / 7) + 1;
         my = ty;
         mm = tm;
         snprintf (out->label, sizeof out->label, "%04d-W%02d", ty, week);
@@ -161,28 +113,29 @@ issue_period_of (int p, int64_t t, int off, struct issue_period *out)
     case ISSUE_FORTNIGHTLY:
       if (d <= 15)
         {
-          first = days_from_civil (y, m, 1);
-          last = days_from_civil (y, m, 16);
+          first = tz_days_from_civil (y, m, 1);
+          last = tz_days_from_civil (y, m, 16);
         }
       else
         {
-          first = days_from_civil (y, m, 16);
-          last = days_from_civil (m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
+          first = tz_days_from_civil (y, m, 16);
+          last = tz_days_from_civil (m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1,
+                                     1);
         }
       snprintf (out->label, sizeof out->label, "%04d-%02d-%d", y, m,
                 d <= 15 ? 1 : 2);
       break;
     case ISSUE_MONTHLY:
-      first = days_from_civil (y, m, 1);
-      last = days_from_civil (m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
+      first = tz_days_from_civil (y, m, 1);
+      last = tz_days_from_civil (m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
       snprintf (out->label, sizeof out->label, "%04d-%02d", y, m);
       break;
     case ISSUE_BIMONTHLY:
       {
         int m0 = (m % 2) ? m : m - 1;
-        first = days_from_civil (y, m0, 1);
-        last
-            = days_from_civil (m0 == 11 ? y + 1 : y, m0 == 11 ? 1 : m0 + 2, 1);
+        first = tz_days_from_civil (y, m0, 1);
+        last = tz_days_from_civil (m0 == 11 ? y + 1 : y, m0 == 11 ? 1 : m0 + 2,
+                                   1);
         mm = 13 + (m0 - 1) / 2;
         snprintf (out->label, sizeof out->label, "%04d-%02d/%02d", y, m0,
                   m0 + 1);
@@ -192,8 +145,8 @@ issue_period_of (int p, int64_t t, int off, struct issue_period *out)
       return false;
     }
   out->periodicity = p;
-  out->start = day_start (first, off);
-  out->end = day_start (last, off);
+  out->start = tz_midnight (z, first);
+  out->end = tz_midnight (z, last);
   out->year = my;
   snprintf (out->months, sizeof out->months, "%02d", mm);
   return true;
@@ -216,7 +169,8 @@ digits (const char **s, int n, int *v)
 }
 
 bool
-issue_period_parse (int p, const char *text, int off, struct issue_period *out)
+issue_period_parse (int p, const char *text, const struct tz *z,
+                    struct issue_period *out)
 {
   if (text == NULL || strlen (text) > 16)
     return false;
@@ -230,7 +184,7 @@ issue_period_parse (int p, const char *text, int off, struct issue_period *out)
       int w;
       if (*s++ != 'W' || !digits (&s, 2, &w) || *s || w < 1 || w > 53)
         return false;
-      int64_t jan4 = days_from_civil (y, 1, 4);
+      int64_t jan4 = tz_days_from_civil (y, 1, 4);
       day = jan4 - (iso_weekday (jan4) - 1) + (int64_t)(w - 1) * 7;
     }
   else
@@ -259,26 +213,27 @@ issue_period_parse (int p, const char *text, int off, struct issue_period *out)
         return false;
       if (*s)
         return false;
-      day = days_from_civil (y, m, d);
+      day = tz_days_from_civil (y, m, d);
     }
   /* Canonical round trip: refuses 2026-02-30, 2026-W53 when 2026 has
    * 52 weeks, and any other spelling. */
-  if (!issue_period_of (p, day_start (day, off), off, out))
+  if (!issue_period_of (p, tz_midnight (z, day), z, out))
     return false;
   return strcmp (out->label, text) == 0;
 }
 
 int64_t
-issue_window_end (int64_t purchase, int window_days, int periodicity, int off)
+issue_window_end (int64_t purchase, int window_days, int periodicity,
+                  const struct tz *z)
 {
   if (window_days < 0)
     window_days = 0;
   if (window_days > 366)
     window_days = 366;
-  int64_t end = day_start (local_day (purchase, off) + window_days + 1, off);
+  int64_t end = tz_midnight (z, tz_local_day (z, purchase) + window_days + 1);
   struct issue_period per;
-  if (!issue_period_of (periodicity, purchase, off, &per)
-      && !issue_period_of (ISSUE_MONTHLY, purchase, off, &per))
+  if (!issue_period_of (periodicity, purchase, z, &per)
+      && !issue_period_of (ISSUE_MONTHLY, purchase, z, &per))
     return end;
   return per.end < end ? per.end : end;
 }
@@ -609,12 +564,13 @@ existing (struct store *s, struct issue_tx *x, int64_t inv_id, bool *same)
  * and checks that the totals agree. */
 static bool
 build_model (const struct store_tenant *t, const struct store_ticket *tk,
-             size_t n, const struct issue_receiver *r, int64_t now, int off,
-             const char *zip, struct invoice *inv, struct ferr *err)
+             size_t n, const struct issue_receiver *r, int64_t now,
+             const struct tz *z, const char *zip, struct invoice *inv,
+             struct ferr *err)
 {
   inv->type = INVOICE_INGRESO;
-  char date[32];
-  ticket_format_date (now, off, date);
+  char date[TZ_ISO_MAX];
+  tz_format_iso (z, now, date); /* Fecha: local time, without the offset */
   memcpy (inv->date, date, 19);
   inv->date[19] = '\0';
   inv->issuer.rfc = xstrdup (t->rfc);
@@ -699,8 +655,10 @@ issue_preview (struct store *s, int64_t tenant_id, const int64_t *ticket_ids,
     {
       char zip[6];
       expedition_zip (s, &t, tk, n, zip);
-      ok = build_model (&t, tk, n, r, now ? now : (int64_t)time (NULL),
-                        auth_tz_offset (t.timezone), zip, inv, err);
+      const struct tz *z = tz_get (t.timezone, err);
+      ok = z != NULL
+           && build_model (&t, tk, n, r, now ? now : (int64_t)time (NULL), z,
+                           zip, inv, err);
     }
   for (size_t i = 0; i < n; i++)
     store_ticket_clear (&tk[i]);
@@ -781,7 +739,14 @@ issue_tx_fn (struct store *s, void *arg)
       st = st == STORE_NONE ? refuse (x, ISSUE_NOT_FOUND, 0) : st;
       goto done;
     }
-  int off = auth_tz_offset (t.timezone);
+  const struct tz *z = tz_get (t.timezone, &out->err);
+  if (z == NULL)
+    {
+      log_error ("issue: tenant %lld: %s", (long long)x->tenant_id,
+                 out->err.message);
+      st = refuse (x, ISSUE_FAILED, 0);
+      goto done;
+    }
   int periodicity = issue_periodicity_parse (t.periodicity);
 
   /* ---- (1) read and classify; nothing written ---- */
@@ -835,7 +800,7 @@ issue_tx_fn (struct store *s, void *arg)
           goto done;
         }
       int64_t end
-          = issue_window_end (tk[i].date, t.window_days, periodicity, off);
+          = issue_window_end (tk[i].date, t.window_days, periodicity, z);
       if (x->now >= end)
         {
           out->deadline = end;
@@ -866,7 +831,7 @@ issue_tx_fn (struct store *s, void *arg)
     }
   char zip[6];
   expedition_zip (s, &t, tk, x->n, zip);
-  if (!build_model (&t, tk, x->n, x->r, x->now, off, zip, &inv, &out->err))
+  if (!build_model (&t, tk, x->n, x->r, x->now, z, zip, &inv, &out->err))
     {
       log_error ("issue: tenant %lld: cannot build from tickets: %s (%s)",
                  (long long)x->tenant_id, out->err.message, out->err.field);

@@ -30,6 +30,7 @@
 
 #include "core/ferr.h"
 #include "store/store.h"
+#include "util/tz.h"
 
 struct csd;
 struct pac;
@@ -67,9 +68,10 @@ struct issue_period
 int issue_periodicity_parse (const char *code);
 
 /* The period of `periodicity` that contains the instant t (UTC seconds),
- * with local time at utc_offset_min minutes east of UTC.  False for an
- * unknown periodicity or a date outside years 2000..2999. */
-bool issue_period_of (int periodicity, int64_t t, int utc_offset_min,
+ * in local time of the zone z (util/tz.h: periods start and end at local
+ * midnight, daylight saving included).  False for an unknown periodicity
+ * or a date outside years 2000..2999. */
+bool issue_period_of (int periodicity, int64_t t, const struct tz *z,
                       struct issue_period *out);
 
 /* Parses a period label for `periodicity` (syntax in docs/
@@ -77,19 +79,19 @@ bool issue_period_of (int periodicity, int64_t t, int utc_offset_min,
  * fortnightly 2026-11-1 or 2026-11-2, monthly 2026-11, bimonthly 2026-11/12
  * (an odd month and the next).  False if the text does not name a period
  * of that periodicity. */
-bool issue_period_parse (int periodicity, const char *text, int utc_offset_min,
+bool issue_period_parse (int periodicity, const char *text, const struct tz *z,
                          struct issue_period *out);
 
 /* The self-invoicing deadline of a ticket bought at `purchase` (UTC
  * seconds): the end of the local calendar day `window_days` days after the
- * purchase day (window_days 0 = the purchase day itself), but never later
- * than the end of the ticket's global-invoice period.  Returns the first
- * UTC second at which the ticket can NOT be invoiced any more (exclusive
- * bound): a ticket may be invoiced iff now < issue_window_end(...).
+ * purchase day (window_days 0 = the purchase day itself) in the zone z,
+ * but never later than the end of the ticket's global-invoice period.  Returns
+ * the first UTC second at which the ticket can NOT be invoiced any more
+ * (exclusive bound): a ticket may be invoiced iff now < issue_window_end(...).
  * window_days is clamped to 0..366; an unknown periodicity counts as
  * monthly. */
 int64_t issue_window_end (int64_t purchase, int window_days, int periodicity,
-                          int utc_offset_min);
+                          const struct tz *z);
 
 /* ------------------------------------------------------------------ */
 /* Caches (process-wide, thread-safe)                                  */

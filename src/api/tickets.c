@@ -42,9 +42,9 @@ static json_t *
 ticket_summary (struct req *rq, const struct store_ticket *row,
                 const char *branch)
 {
-  char date[32], url[1024];
+  char date[TZ_ISO_MAX], url[1024];
   int dec = currency_decimals (row->currency);
-  ticket_format_date (row->date, rq->tz_offset_min, date);
+  tz_format_iso (rq->tz, row->date, date);
   snprintf (url, sizeof url, "%s/%s/t/%s", rq->app->cfg.base_url,
             rq->tenant_slug, row->key);
   json_t *o = json_pack (
@@ -165,7 +165,7 @@ api_tickets_post (struct req *rq)
   ticket_init (&c.t);
   c.items_text = NULL;
   enum MHD_Result ret;
-  if (!ticket_from_json (rq->json, rq->tz_offset_min, &c.t, &fe))
+  if (!ticket_from_json (rq->json, rq->tz, &c.t, &fe))
     ret = reply_ferr (rq, 400, &fe);
   else
     {
@@ -307,10 +307,10 @@ query_date (struct req *rq, const char *name, bool end, int64_t *out)
     }
   else if (strlen (v) >= sizeof buf)
     return false;
-  if (!ticket_parse_date (v, rq->tz_offset_min, out))
+  if (!ticket_parse_date (v, rq->tz, out))
     return false;
-  if (end && v == buf)
-    *out += 86400; /* date_to=2026-11-24 includes that whole day */
+  if (end && v == buf) /* date_to=2026-11-24 includes that whole day */
+    *out = tz_add_days (rq->tz, *out, 1);
   return true;
 }
 

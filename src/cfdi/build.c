@@ -41,6 +41,7 @@
 #include "core/catalog.h"
 #include "core/rules.h"
 #include "core/ticket.h"
+#include "util/tz.h"
 
 #define NS_CFDI "http://www.sat.gob.mx/cfd/4"
 #define NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
@@ -623,7 +624,8 @@ cfdi_build_xml (const struct invoice *inv, const char *no_certificado,
   return true;
 }
 
-/* Fecha (local time in Mexico; UTC-6 for the check) within the
+/* Fecha (the issuer's local time, somewhere from UTC-8 to UTC-5:
+ * tz_mx_local_range, the same test as cfdi/verify.c) within the
  * certificate's validity, and the issuer's RFC = the certificate's. */
 static bool
 check_csd_for (const struct invoice *inv, const struct csd *csd,
@@ -636,9 +638,10 @@ check_csd_for (const struct invoice *inv, const struct csd *csd,
                      "issuer.tax_id %s is not the certificate's RFC %s",
                      "issuer.tax_id %s no es el RFC del certificado %s",
                      inv->issuer.rfc ? inv->issuer.rfc : "", rfc ? rfc : "");
-  int64_t t;
-  if (!ticket_parse_date (inv->date, -360, &t)
-      || t < (int64_t)csd_not_before (csd) || t > (int64_t)csd_not_after (csd))
+  int64_t earliest, latest;
+  if (!tz_mx_local_range (inv->date, &earliest, &latest)
+      || latest < (int64_t)csd_not_before (csd)
+      || earliest > (int64_t)csd_not_after (csd))
     return ferr_set (err, "csd_date_outside", "date",
                      "date %s is outside the certificate's validity",
                      "la fecha %s está fuera de la vigencia del "
@@ -854,7 +857,7 @@ global_common (struct invoice *h, const struct csd *csd, const char *nocert,
     strcpy (h->currency, "MXN");
   /* the header is checked like cfdi/json_in.c checks an invoice's */
   int64_t t;
-  if (!ticket_parse_date (h->date, 0, &t) || strlen (h->date) != 19)
+  if (!ticket_parse_date (h->date, tz_utc (), &t) || strlen (h->date) != 19)
     return ferr_set (err, "date_format", "date",
                      "date must be a local date and time YYYY-MM-DDTHH:MM:SS",
                      "la fecha debe ser AAAA-MM-DDThh:mm:ss");

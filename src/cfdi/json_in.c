@@ -94,7 +94,7 @@ valid_local_date (const char *s)
                                  : !digit)
         return false;
     }
-  return ticket_parse_date (s, 0, &utc);
+  return ticket_parse_date (s, tz_utc (), &utc);
 }
 
 static bool

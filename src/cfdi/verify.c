@@ -14,7 +14,7 @@
  *
  * Owner: verify.
  */
-#define _GNU_SOURCE /* memmem, strptime, timegm */
+#define _GNU_SOURCE /* memmem */
 #include "cfdi/verify.h"
 
 #include <dirent.h>
@@ -33,6 +33,7 @@
 #include "cfdi/cadena.h"
 #include "cfdi/csd.h"
 #include "util/buf.h"
+#include "util/tz.h"
 
 /* ---- data folder, schema ------------------------------------------- */
 
@@ -323,21 +324,6 @@ attr (xmlNodePtr n, const char *name)
   return n ? (char *)xmlGetNoNsProp (n, BAD_CAST name) : NULL;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS" read as if UTC; false if not that shape. */
-static bool
-parse_fecha (const char *s, time_t *out)
-{
-  struct tm tm;
-  memset (&tm, 0, sizeof tm);
-  if (s == NULL || strlen (s) != 19)
-    return false;
-  char *end = strptime (s, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end == NULL || *end != '\0')
-    return false;
-  *out = timegm (&tm);
-  return true;
-}
-
 static void
 fmt_utc (time_t t, char *out, size_t cap)
 {
@@ -545,15 +531,16 @@ cfdi_verify_doc (xmlDocPtr doc, struct cfdi_report *rep)
   else
     add_check (rep, CFDI_CHECK_OK, "rfc", NULL, NULL);
 
-  time_t t;
+  int64_t earliest, latest; /* Fecha read at UTC-5 and at UTC-8 */
   if (cert == NULL)
     add_check (rep, CFDI_CHECK_FAIL, "fecha", "cfdi_no_certificado",
                "no certificate to compare with");
-  else if (!parse_fecha (fecha, &t))
+  else if (!tz_mx_local_range (fecha, &earliest, &latest))
     add_check (rep, CFDI_CHECK_FAIL, "fecha", "cfdi_fecha",
                "Fecha \"%.40s\" is not YYYY-MM-DDThh:mm:ss",
                fecha ? fecha : "");
-  else if (t + 8 * 3600 < cert->not_before || t + 5 * 3600 > cert->not_after)
+  else if (latest < (int64_t)cert->not_before
+           || earliest > (int64_t)cert->not_after)
     {
       char a[32], b[32];
       fmt_utc (cert->not_before, a, sizeof a);

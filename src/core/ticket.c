@@ -5,7 +5,8 @@
  * are checked here; its items are read by invoice_items_from_json and
  * its amounts computed by invoice_compute, the very functions the
  * invoice made from the ticket will go through, so a ticket can never
- * show a total its invoice would not carry.  Pure: no I/O, no clock.
+ * show a total its invoice would not carry.  Pure: no I/O, no clock (the
+ * zone that reads local dates is loaded by the caller, util/tz.h).
  */
 #include "core/ticket.h"
 
@@ -36,97 +37,20 @@ ticket_free (struct ticket *t)
 /* Dates                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t
-days_from_civil (int64_t y, unsigned m, unsigned d)
-{
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = (unsigned)(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void
-civil_from_days (int64_t z, int *y, unsigned *m, unsigned *d)
-{
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = (unsigned)(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static bool
-digits (const char *s, int n, int *out)
-{
-  int v = 0;
-  for (int i = 0; i < n; i++)
-    {
-      if (s[i] < '0' || s[i] > '9')
-        return false;
-      v = v * 10 + (s[i] - '0');
-    }
-  *out = v;
-  return true;
-}
-
 bool
-ticket_parse_date (const char *s, int utc_offset_min, int64_t *utc)
+ticket_parse_date (const char *s, const struct tz *z, int64_t *utc)
 {
-  int y, mo, d, h, mi, se;
-  if (s == NULL || strlen (s) < 19 || !digits (s, 4, &y) || s[4] != '-'
-      || !digits (s + 5, 2, &mo) || s[7] != '-' || !digits (s + 8, 2, &d)
-      || (s[10] != 'T' && s[10] != ' ') || !digits (s + 11, 2, &h)
-      || s[13] != ':' || !digits (s + 14, 2, &mi) || s[16] != ':'
-      || !digits (s + 17, 2, &se))
+  int32_t off = 0;
+  int64_t t;
+  if (!tz_parse_iso (z, s, &t, &off) || off < -14 * 3600 || off > 14 * 3600)
     return false;
-  static const int mdays[]
-      = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (y < 2000 || y > 2999 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]
-      || (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 59)
+  /* tz_parse_iso read "YYYY-" at the start: the local year. */
+  int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10
+          + (s[3] - '0');
+  if (y < 2000 || y > 2999)
     return false;
-  const char *z = s + 19;
-  int off = utc_offset_min;
-  if (*z == 'Z' && z[1] == '\0')
-    off = 0;
-  else if ((*z == '+' || *z == '-') && strlen (z) == 6 && z[3] == ':')
-    {
-      int oh, om;
-      if (!digits (z + 1, 2, &oh) || !digits (z + 4, 2, &om) || oh > 14
-          || om > 59)
-        return false;
-      off = (oh * 60 + om) * (*z == '-' ? -1 : 1);
-    }
-  else if (*z != '\0')
-    return false;
-  *utc = days_from_civil (y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600
-         + mi * 60 + se - (int64_t)off * 60;
+  *utc = t;
   return true;
-}
-
-void
-ticket_format_date (int64_t utc, int utc_offset_min, char out[32])
-{
-  int64_t local = utc + (int64_t)utc_offset_min * 60;
-  int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
-  int64_t secs = local - days * 86400;
-  int y;
-  unsigned m, d;
-  civil_from_days (days, &y, &m, &d);
-  int off = utc_offset_min < 0 ? -utc_offset_min : utc_offset_min;
-  char tmp[96];
-  snprintf (tmp, sizeof tmp, "%04d-%02u-%02uT%02d:%02d:%02d%c%02d:%02d", y, m,
-            d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
-            utc_offset_min < 0 ? '-' : '+', off / 60 % 100, off % 60);
-  snprintf (out, 32, "%.31s", tmp);
 }
 
 /* ------------------------------------------------------------------ */
@@ -209,7 +133,7 @@ ticket_compute (struct ticket *t, struct ferr *err)
 }
 
 bool
-ticket_from_json (const json_t *o, int utc_offset_min, struct ticket *t,
+ticket_from_json (const json_t *o, const struct tz *z, struct ticket *t,
                   struct ferr *err)
 {
   static const char *const keys[]
@@ -237,7 +161,7 @@ ticket_from_json (const json_t *o, int utc_offset_min, struct ticket *t,
     return ferr_set (err, "required", "date", "date is required",
                      "date es obligatorio");
   if (!json_is_string (d)
-      || !ticket_parse_date (json_string_value (d), utc_offset_min, &t->date))
+      || !ticket_parse_date (json_string_value (d), z, &t->date))
     return ferr_set (err, "date_format", "date",
                      "date must be YYYY-MM-DDTHH:MM:SS, optionally with Z "
                      "or an offset such as -06:00",

@@ -21,6 +21,7 @@
 
 #include "core/ferr.h"
 #include "core/invoice.h"
+#include "util/tz.h"
 
 #define TICKET_MAX_ITEMS 1000 /* items per ticket */
 #define TICKET_MAX_BRANCH 31  /* bytes of a branch code */
@@ -51,13 +52,13 @@ void ticket_free (struct ticket *t);
  *     "payment_form": "01", "currency": "MXN" (optional),
  *     "items": [ …invoice_items_from_json shape… ] }
  * folio_number may be a string or a non-negative integer.  A date
- * without an offset is local time at utc_offset_min minutes east of UTC
- * (e.g. -360 for America/Mexico_City).  Unknown fields, missing fields,
- * over-long texts, more than TICKET_MAX_ITEMS items, unknown payment
- * forms or currencies are refused with err naming the field.  Then
+ * without an offset is local time in the zone z (the merchant's, from
+ * tz_get; daylight saving applied as tz_parse_iso does).  Unknown fields,
+ * missing fields, over-long texts, more than TICKET_MAX_ITEMS items, unknown
+ * payment forms or currencies are refused with err naming the field.  Then
  * computes the amounts (ticket_compute).  On failure t must still be
  * released with ticket_free. */
-bool ticket_from_json (const json_t *o, int utc_offset_min, struct ticket *t,
+bool ticket_from_json (const json_t *o, const struct tz *z, struct ticket *t,
                        struct ferr *err);
 
 /* Checks the header fields of a ticket filled by hand (the CSV import)
@@ -65,14 +66,12 @@ bool ticket_from_json (const json_t *o, int utc_offset_min, struct ticket *t,
  * False with err naming the field. */
 bool ticket_compute (struct ticket *t, struct ferr *err);
 
-/* Parses "YYYY-MM-DDTHH:MM:SS" with an optional "Z" or "±HH:MM" suffix
- * into UTC seconds (no offset: local at utc_offset_min).  Checks the
- * calendar (days per month, leap years, years 2000..2999). */
-bool ticket_parse_date (const char *s, int utc_offset_min, int64_t *utc);
-
-/* Writes utc as "YYYY-MM-DDTHH:MM:SS±HH:MM" at utc_offset_min. out
- * must hold 32 bytes. */
-void ticket_format_date (int64_t utc, int utc_offset_min, char out[32]);
+/* Parses a ticket date, "YYYY-MM-DDTHH:MM:SS" (or a space for the 'T')
+ * with an optional "Z" or "±HH:MM" suffix (at most ±14:00), into UTC
+ * seconds: tz_parse_iso in the zone z (no suffix: local time in z), and
+ * the year written must be 2000..2999.  Dates are written back with
+ * tz_format_iso. */
+bool ticket_parse_date (const char *s, const struct tz *z, int64_t *utc);
 
 /* The items in their canonical input shape (amounts as exact strings),
  * ready to store: feeding it back to invoice_items_from_json gives the

@@ -17,36 +17,6 @@
 #include "store/store.h"
 #include "util/log.h"
 
-int
-auth_tz_offset (const char *tz)
-{
-  static const struct
-  {
-    const char *name;
-    int offset;
-  } zones[] = {
-    { "America/Mexico_City", -360 },
-    { "America/Monterrey", -360 },
-    { "America/Merida", -360 },
-    { "America/Chihuahua", -360 },
-    { "America/Bahia_Banderas", -360 },
-    { "America/Matamoros", -360 },
-    { "America/Ojinaga", -360 },
-    { "America/Cancun", -300 },
-    { "America/Hermosillo", -420 },
-    { "America/Mazatlan", -420 },
-    { "America/Ciudad_Juarez", -420 },
-    { "America/Tijuana", -480 },
-    { "UTC", 0 },
-    { "Etc/UTC", 0 },
-  };
-  if (tz)
-    for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++)
-      if (strcmp (zones[i].name, tz) == 0)
-        return zones[i].offset;
-  return -360;
-}
-
 struct auth_tx
 {
   const char *key;
@@ -93,7 +63,15 @@ auth_api_key (struct req *rq)
       rq->tenant_id = a.tenant_id;
       rq->apikey_id = a.key_id;
       snprintf (rq->tenant_slug, sizeof rq->tenant_slug, "%s", a.tenant.slug);
-      rq->tz_offset_min = auth_tz_offset (a.tenant.timezone);
+      struct ferr fe;
+      memset (&fe, 0, sizeof fe);
+      rq->tz = tz_get (a.tenant.timezone, &fe);
+      if (rq->tz == NULL)
+        {
+          log_warn ("request %s: tenant %s: %s", rq->request_id,
+                    rq->tenant_slug, fe.message);
+          st = STORE_HARD;
+        }
     }
   store_tenant_clear (&a.tenant);
   if (st == STORE_ONE)

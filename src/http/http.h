@@ -23,6 +23,7 @@
 #include "app.h"
 #include "core/ferr.h"
 #include "util/buf.h"
+#include "util/tz.h"
 
 /* ------------------------------------------------------------------ */
 /* Errors (errors.def)                                                */
@@ -82,7 +83,7 @@ struct req
   int64_t tenant_id;
   char tenant_slug[64];
   int64_t apikey_id;
-  int tz_offset_min; /* tenant's UTC offset, minutes east */
+  const struct tz *tz; /* the tenant's zone (util/tz.h), never NULL */
 
   char params[REQ_MAX_PARAMS][REQ_PARAM_MAX]; /* {…} segments, in order */
   int nparams;
@@ -184,13 +185,9 @@ bool ratelimit_take (struct ratelimit *rl, int64_t key, unsigned *retry_after);
 /* ------------------------------------------------------------------ */
 
 /* Checks Authorization: Bearer <key> and fills tenant_id, tenant_slug,
- * apikey_id, tz_offset_min.  False with 401 (or 503) queued. */
+ * apikey_id and tz (the tenant's zone, tz_get).  False with 401 (or 503)
+ * queued. */
 bool auth_api_key (struct req *rq);
-
-/* UTC offset in minutes of an IANA zone of Mexico (fixed offsets since
- * the 2022 reform; border zones are given their standard time); -360 for
- * anything unknown. */
-int auth_tz_offset (const char *tz);
 
 /* The request's Idempotency-Key: NULL if absent.  *bad is set when the
  * header is present but not 1..255 printable ASCII characters. */

@@ -43,6 +43,7 @@
 #include "http/http.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/tz.h"
 
 /* One concepto of the global invoice (a ticket, or one tax group of it). */
 struct gconcept
@@ -244,7 +245,12 @@ global_tx_fn (struct store *s, void *arg)
       st = st == STORE_NONE ? refuse (x, GLOBAL_FAILED) : st;
       goto done;
     }
-  int off = auth_tz_offset (t.timezone);
+  const struct tz *z = tz_get (t.timezone, x->err);
+  if (z == NULL)
+    {
+      st = refuse (x, GLOBAL_FAILED);
+      goto done;
+    }
   int periodicity = issue_periodicity_parse (t.periodicity);
   const struct csd *csd = issue_csd (s, &t, x->now, x->err);
   if (csd == NULL)
@@ -278,7 +284,7 @@ global_tx_fn (struct store *s, void *arg)
         {
           const struct store_ticket *r = &rows[i];
           if (x->now
-                  < issue_window_end (r->date, t.window_days, periodicity, off)
+                  < issue_window_end (r->date, t.window_days, periodicity, z)
               || strcmp (r->currency, "MXN") != 0 || !add_ticket (x, r))
             out->n_skipped++;
         }
@@ -342,12 +348,12 @@ global_tx_fn (struct store *s, void *arg)
       st = fail (x, GLOBAL_STORE_ERROR, st == STORE_NONE ? STORE_HARD : st);
       goto done;
     }
-  char folio_text[24], date[32];
+  char folio_text[24], date[TZ_ISO_MAX];
   snprintf (folio_text, sizeof folio_text, "%lld", (long long)folio);
   h.type = INVOICE_INGRESO;
   h.series = xstrdup (series);
   h.folio = xstrdup (folio_text);
-  ticket_format_date (x->now, off, date);
+  tz_format_iso (z, x->now, date); /* Fecha: local, without the offset */
   memcpy (h.date, date, 19);
   h.date[19] = '\0';
   h.issuer.rfc = xstrdup (t.rfc);
@@ -537,11 +543,18 @@ global_invoice_tick (struct store *s, int64_t now)
       if (!t->has_csd)
         continue;
       int p = issue_periodicity_parse (t->periodicity);
-      int off = auth_tz_offset (t->timezone);
+      struct ferr ze;
+      memset (&ze, 0, sizeof ze);
+      const struct tz *z = tz_get (t->timezone, &ze);
+      if (z == NULL)
+        {
+          log_error ("global: tenant %s: %s", t->slug, ze.message);
+          continue;
+        }
       struct issue_period cur, prev, prev2;
-      if (p == 0 || !issue_period_of (p, now, off, &cur)
-          || !issue_period_of (p, cur.start - 1, off, &prev)
-          || !issue_period_of (p, prev.start - 1, off, &prev2))
+      if (p == 0 || !issue_period_of (p, now, z, &cur)
+          || !issue_period_of (p, cur.start - 1, z, &prev)
+          || !issue_period_of (p, prev.start - 1, z, &prev2))
         continue;
       const struct issue_period *todo[2] = { &prev2, &prev };
       for (int k = 0; k < 2; k++)
@@ -731,12 +744,21 @@ cmd_global_invoice (int argc, char **argv)
       store_tenant_clear (&t);
       goto out;
     }
+  struct ferr ze;
+  memset (&ze, 0, sizeof ze);
+  const struct tz *z = tz_get (t.timezone, &ze);
+  if (z == NULL)
+    {
+      fprintf (stderr, "facturo global-invoice: tenant %s: %s\n", slug,
+               ze.message);
+      store_tenant_clear (&t);
+      goto out;
+    }
   int p = issue_periodicity_parse (t.periodicity);
   struct issue_period per;
   static const char *const examples[]
       = { "", "2026-11-24", "2026-W48", "2026-11-1", "2026-11", "2026-11/12" };
-  if (p == 0
-      || !issue_period_parse (p, period, auth_tz_offset (t.timezone), &per))
+  if (p == 0 || !issue_period_parse (p, period, z, &per))
     {
       fprintf (stderr,
                "facturo global-invoice: '%s' is not a period of tenant %s's "

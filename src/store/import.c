@@ -38,6 +38,7 @@
 #include "store/import_csv.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/tz.h"
 
 /* ---------------------------------------------------------------------
  * A small string-keyed hash table (open addressing): ticket keys seen in
@@ -153,6 +154,7 @@ struct import
   char cur_branch[IMPORT_MAX_BRANCH + 1];
   char cur_folio[TICKET_MAX_FOLIO + 1];
   char cur_date[40];
+  const struct tz *tz; /* the tenant's zone: dates without an offset */
   char cur_payment_form[8];
   json_t *cur_items;        /* array of item objects (API shape) */
   unsigned long *cur_lines; /* line of each item */
@@ -237,31 +239,6 @@ fd_read (void *cls, char *buf, size_t n)
     }
 }
 
-/* Minutes east of UTC of the local time written in `date` (no zone
- * suffix) in the process's TZ (set to the tenant's timezone), so that
- * daylight-saving zones get the offset in force that day.  0 if the text
- * carries its own zone (ticket_parse_date then ignores it) or cannot be
- * read (ticket_parse_date then refuses it). */
-static int
-local_offset (const char *date)
-{
-  struct tm tm = { 0 };
-  if (strlen (date) != 19
-      || sscanf (date, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
-                 &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec)
-             != 6)
-    return 0;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  tm.tm_isdst = -1;
-  struct tm copy = tm;
-  time_t utc = mktime (&tm);
-  if (utc == (time_t)-1)
-    return 0;
-  time_t as_utc = timegm (&copy);
-  return (int)((as_utc - utc) / 60);
-}
-
 /* Reads the current content of a stored ticket's items into canonical
  * form (ticket_items_json), or a copy of the stored JSON if it cannot be
  * read back.  New reference, NULL if the text is not JSON. */
@@ -296,9 +273,9 @@ same_content (const struct store_ticket *old, const struct ticket *t,
   char a[MONEY_BUFSZ], b[MONEY_BUFSZ];
   if (old->date != t->date)
     {
-      char da[32], db[32];
-      ticket_format_date (old->date, 0, da);
-      ticket_format_date (t->date, 0, db);
+      char da[TZ_ISO_MAX], db[TZ_ISO_MAX];
+      tz_format_iso (tz_utc (), old->date, da);
+      tz_format_iso (tz_utc (), t->date, db);
       snprintf (why, whysz, "stored date %s, file %s", da, db);
       return false;
     }
@@ -385,7 +362,7 @@ flush_ticket (struct import *im, struct store *s)
   struct ticket t;
   struct ferr err = { 0 };
   ticket_init (&t);
-  if (!ticket_from_json (o, local_offset (im->cur_date), &t, &err))
+  if (!ticket_from_json (o, im->tz, &t, &err))
     {
       long idx;
       const char *col = import_field_column (err.field, &idx);
@@ -693,23 +670,6 @@ import_tx (struct store *s, void *arg)
   return STORE_ONE;
 }
 
-/* Dates without a zone are local time where the tenant is.  Without the
- * zone's tzdata file, glibc would silently use UTC: fall back to a fixed
- * UTC-6 (Mexico City since 2022, the API's default) instead. */
-static void
-set_timezone (const char *tz)
-{
-  char zpath[200];
-  if (tz == NULL || tz[0] == '\0')
-    tz = STORE_DEFAULT_TIMEZONE;
-  snprintf (zpath, sizeof zpath, "/usr/share/zoneinfo/%s", tz);
-  if (strstr (tz, "..") == NULL && access (zpath, R_OK) == 0)
-    setenv ("TZ", tz, 1);
-  else
-    setenv ("TZ", "<-06>6", 1);
-  tzset ();
-}
-
 int
 import_tickets (struct store *s, const struct import_options *o,
                 struct import_result *res)
@@ -725,7 +685,14 @@ import_tickets (struct store *s, const struct import_options *o,
                                                              : IMPORT_MAX_ROWS;
   im.out = o->out ? o->out : stderr;
   im.progress = o->progress;
-  set_timezone (o->timezone);
+  struct ferr ze = { 0 };
+  im.tz = tz_get (o->timezone, &ze);
+  if (im.tz == NULL)
+    {
+      fprintf (im.out, "%s: %s\n", im.path, ze.message);
+      memset (res, 0, sizeof *res);
+      return 1;
+    }
 
   im.cur_items = json_array ();
   enum store_status st = store_tx (s, import_tx, &im);

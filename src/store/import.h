@@ -47,9 +47,10 @@ struct import_result
  * checked, every problem reported on o->out, and if there is any, nothing
  * is imported.  Returns 0 (imported, or dry run passed), 1 (store or I/O
  * failure: nothing imported; one line on o->out) or 2 (bad input: nothing
- * imported; res->errors lines on o->out).  Sets the process's TZ to
- * o->timezone (the conversion of local dates needs it): not for threaded
- * callers.  res is always filled. */
+ * imported; res->errors lines on o->out).  Dates without an offset are
+ * read in the zone o->timezone (util/tz.h, daylight saving included);
+ * a zone tz_get cannot load is a failure (1) before anything is read.
+ * Thread-safe (no process-wide state).  res is always filled. */
 int import_tickets (struct store *s, const struct import_options *o,
                     struct import_result *res);
 

@@ -943,7 +943,7 @@ import_row_parse (const struct csv_reader *r, const int map[IMPORT_COL_COUNT],
 
   s = cell (r, map, IMPORT_COL_DATE, &len);
   int64_t utc;
-  if (len > 32 || !ticket_parse_date (s, 0, &utc))
+  if (len > 32 || !ticket_parse_date (s, tz_utc (), &utc))
     {
       rep (report, cls, line, IMPORT_COL_DATE, "invalid_date",
            "'%.30s' is not a date and time YYYY-MM-DDTHH:MM:SS (optionally "

@@ -784,3 +784,15 @@ tz_get (const char *name, struct ferr *err)
   pthread_mutex_unlock (&cache_mu);
   return z;
 }
+
+bool
+tz_mx_local_range (const char *s, int64_t *earliest, int64_t *latest)
+{
+  int64_t t;
+  if (s == NULL || strlen (s) != 19 || s[10] != 'T'
+      || !tz_parse_iso (tz_utc (), s, &t, NULL))
+    return false;
+  *earliest = t - TZ_MX_EAST_MAX;
+  *latest = t - TZ_MX_EAST_MIN;
+  return true;
+}

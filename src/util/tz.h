@@ -104,6 +104,20 @@ char *tz_format_iso (const struct tz *z, int64_t utc, char out[TZ_ISO_MAX]);
 bool tz_parse_iso (const struct tz *z, const char *s, int64_t *utc,
                    int32_t *offset);
 
+/* Mexico's zones span UTC-8 (Tijuana in winter) to UTC-5 (Cancun; border
+ * zones in summer), in seconds east of UTC. */
+#define TZ_MX_EAST_MIN (-8 * 3600)
+#define TZ_MX_EAST_MAX (-5 * 3600)
+
+/* The instants that a local time written without an offset somewhere in
+ * Mexico can name, such as a CFDI's Fecha (the issuer's local time at
+ * LugarExpedicion, whose zone the document does not say): s read at
+ * UTC-5 (*earliest) and at UTC-8 (*latest).  s must be exactly
+ * "YYYY-MM-DDTHH:MM:SS" with a calendar date; false otherwise.  Used
+ * wherever a Fecha is compared with a certificate's validity (cfdi/build.c
+ * before sealing, cfdi/verify.c), so both accept the same dates. */
+bool tz_mx_local_range (const char *s, int64_t *earliest, int64_t *latest);
+
 /* Local calendar helpers for windows and periods.  A "day number" is a
  * local calendar date counted in days since 1970-01-01 (negative
  * before), as tz_days_from_civil gives. */

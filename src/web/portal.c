@@ -43,6 +43,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/tz.h"
 #include "web/http_web.h"
 #include "web/tmpl.h"
 #include "web/token.h"
@@ -84,7 +85,7 @@ struct page
   char csrf[65];    /* the browser's CSRF cookie value (hex) */
   char ip[64];      /* client address */
   int64_t now;
-  int off;     /* tenant's UTC offset, minutes */
+  const struct tz *tz; /* the tenant's zone (util/tz.h) */
   json_t *ctx; /* template context */
   struct web_form form;
   char *cookies[4]; /* Set-Cookie values, owned */
@@ -203,6 +204,13 @@ page_begin (struct req *rq, struct page *p)
   enum store_status st
       = slug_ok (slug) ? store_tenant_find_slug (p->app->store, slug, &p->t)
                        : STORE_NONE;
+  struct ferr fe;
+  memset (&fe, 0, sizeof fe);
+  if (st == STORE_ONE && (p->tz = tz_get (p->t.timezone, &fe)) == NULL)
+    {
+      log_error ("portal: tenant %s: %s", p->t.slug, fe.message);
+      st = STORE_HARD;
+    }
   if (st != STORE_ONE)
     {
       json_t *m = json_pack ("{s:s}", "name", "facturo");
@@ -219,7 +227,6 @@ page_begin (struct req *rq, struct page *p)
   p->have_tenant = true;
   rq->tenant_id = p->t.id;
   snprintf (rq->tenant_slug, sizeof rq->tenant_slug, "%s", p->t.slug);
-  p->off = auth_tz_offset (p->t.timezone);
 
   json_t *b = branding (&p->t);
   const char *dn
@@ -327,10 +334,10 @@ fmt_money (int64_t v, char out[48])
 
 /* "2026-11-24 12:30" in the tenant's time. */
 static void
-fmt_time (int64_t t, int off, char out[32])
+fmt_time (int64_t t, const struct tz *z, char out[32])
 {
-  char d[32];
-  ticket_format_date (t, off, d);
+  char d[TZ_ISO_MAX];
+  tz_format_iso (z, t, d);
   snprintf (out, 32, "%.10s %.5s", d, d + 11);
 }
 
@@ -404,7 +411,7 @@ cart_ctx (struct page *p, const struct cart *c)
         {
           char tot[48], when[32];
           fmt_money (tk.total, tot);
-          fmt_time (tk.date, p->off, when);
+          fmt_time (tk.date, p->tz, when);
           money_add (sum, tk.total, &sum);
           json_array_append_new (rows, json_pack ("{s:s, s:s, s:s, s:s}",
                                                   "branch", tk.branch_code,
@@ -876,7 +883,7 @@ static enum MHD_Result
 expired_page (struct page *p, int64_t deadline)
 {
   char when[32];
-  fmt_time (deadline - 1, p->off, when);
+  fmt_time (deadline - 1, p->tz, when);
   json_object_set_new (p->ctx, "deadline", json_string (when));
   return notice (p, 410, "exp_title", NULL);
 }
@@ -900,7 +907,7 @@ ticket_refused (struct page *p, const struct store_ticket *tk)
 {
   int64_t end
       = issue_window_end (tk->date, p->t.window_days,
-                          issue_periodicity_parse (p->t.periodicity), p->off);
+                          issue_periodicity_parse (p->t.periodicity), p->tz);
   switch (tk->status)
     {
     case STORE_TICKET_CANCELLED:
@@ -1554,7 +1561,7 @@ portal_post_confirm (struct req *rq)
         expired_page (
             &p, issue_window_end (tk.date, p.t.window_days,
                                   issue_periodicity_parse (p.t.periodicity),
-                                  p.off));
+                                  p.tz));
       else
         notice (&p, 410, "exp_title", "exp_text2");
       break;

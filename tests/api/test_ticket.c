@@ -19,59 +19,76 @@
 
 /* ---- dates ------------------------------------------------------- */
 
+static const struct tz *
+zone (const char *name)
+{
+  if (name == NULL)
+    return tz_utc ();
+  struct ferr e = { 0 };
+  const struct tz *z = tz_get (name, &e);
+  if (z == NULL)
+    fail_msg ("%s: %s", name, e.message);
+  return z;
+}
+
+#define MX "America/Mexico_City"
+#define TJ "America/Tijuana"
+
 static void
 test_dates (void **state)
 {
   static const struct
   {
     const char *text;
-    int offset;
+    const char *zone; /* NULL: UTC */
     bool ok;
     int64_t utc;
   } cases[] = {
-    { "2026-11-20T12:30:00", -360, true, 1795199400 }, /* 18:30Z */
-    { "2026-11-20T18:30:00Z", -360, true, 1795199400 },
-    { "2026-11-20T12:30:00-06:00", 0, true, 1795199400 },
-    { "2026-11-20T13:30:00-05:00", 0, true, 1795199400 },
-    { "2026-11-20 12:30:00", -360, true, 1795199400 },
-    { "2024-02-29T00:00:00Z", 0, true, 1709164800 }, /* leap day */
-    { "2026-02-29T00:00:00Z", 0, false, 0 },         /* not leap */
-    { "2100-02-29T00:00:00Z", 0, false, 0 },         /* century */
-    { "2000-02-29T00:00:00Z", 0, true, 951782400 },  /* 400-year */
-    { "2026-04-31T00:00:00", 0, false, 0 },
-    { "2026-11-20T24:00:00", 0, false, 0 },
-    { "2026-11-20T12:60:00", 0, false, 0 },
-    { "2026-11-20T12:30", 0, false, 0 },
-    { "2026-11-20T12:30:00+0600", 0, false, 0 },
-    { "2026-11-20T12:30:00Zjunk", 0, false, 0 },
-    { "1999-12-31T23:59:59Z", 0, false, 0 },
-    { "20261120T123000", 0, false, 0 },
-    { "", 0, false, 0 },
+    { "2026-11-20T12:30:00", MX, true, 1795199400 }, /* 18:30Z */
+    { "2026-11-20T18:30:00Z", MX, true, 1795199400 },
+    { "2026-11-20T12:30:00-06:00", NULL, true, 1795199400 },
+    { "2026-11-20T13:30:00-05:00", NULL, true, 1795199400 },
+    { "2026-11-20 12:30:00", MX, true, 1795199400 },
+    /* daylight saving: Mexico City had it until October 2022 (UTC-5 in
+     * July), Tijuana still has it (UTC-7 in July) */
+    { "2022-07-01T12:00:00", MX, true, 1656694800 },
+    { "2026-07-01T12:00:00", TJ, true, 1782932400 },
+    { "2024-02-29T00:00:00Z", NULL, true, 1709164800 }, /* leap day */
+    { "2026-02-29T00:00:00Z", NULL, false, 0 },         /* not leap */
+    { "2100-02-29T00:00:00Z", NULL, false, 0 },         /* century */
+    { "2000-02-29T00:00:00Z", NULL, true, 951782400 },  /* 400-year */
+    { "2026-04-31T00:00:00", NULL, false, 0 },
+    { "2026-11-20T24:00:00", NULL, false, 0 },
+    { "2026-11-20T12:60:00", NULL, false, 0 },
+    { "2026-11-20T12:30", NULL, false, 0 },
+    { "2026-11-20T12:30:00+0600", NULL, false, 0 },
+    { "2026-11-20T12:30:00+15:00", NULL, false, 0 }, /* beyond ±14:00 */
+    { "2026-11-20T12:30:00Zjunk", NULL, false, 0 },
+    { "1999-12-31T23:59:59Z", NULL, false, 0 },
+    { "3000-01-01T00:00:00Z", NULL, false, 0 },
+    { "20261120T123000", NULL, false, 0 },
+    { "", NULL, false, 0 },
   };
   (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
       int64_t utc = 0;
-      bool ok = ticket_parse_date (cases[i].text, cases[i].offset, &utc);
+      bool ok = ticket_parse_date (cases[i].text, zone (cases[i].zone), &utc);
       if (ok != cases[i].ok)
         fail_msg ("%s: ok=%d", cases[i].text, ok);
       if (ok)
         assert_int_equal (utc, cases[i].utc);
     }
-  char out[32];
-  ticket_format_date (1795199400, -360, out);
-  assert_string_equal (out, "2026-11-20T12:30:00-06:00");
-  ticket_format_date (1795199400, 0, out);
-  assert_string_equal (out, "2026-11-20T18:30:00+00:00");
-  ticket_format_date (1795199400, 330, out);
-  assert_string_equal (out, "2026-11-21T00:00:00+05:30");
-  /* Round trip over a span of instants and offsets. */
+  /* Round trip through tz_format_iso over a span of instants and zones. */
+  static const char *const zones[]
+      = { NULL, MX, TJ, "America/Cancun", "Asia/Kolkata", "Pacific/Auckland" };
+  char out[TZ_ISO_MAX];
   for (int64_t t = 946771200; t < 4102444800; t += 86399 * 37)
-    for (int off = -720; off <= 840; off += 345)
+    for (size_t k = 0; k < sizeof zones / sizeof zones[0]; k++)
       {
         int64_t back;
-        ticket_format_date (t, off, out);
-        assert_true (ticket_parse_date (out, 0, &back));
+        tz_format_iso (zone (zones[k]), t, out);
+        assert_true (ticket_parse_date (out, tz_utc (), &back));
         assert_int_equal (back, t);
       }
 }
@@ -119,7 +136,7 @@ load (const char *items, const char *extra_top, struct ticket *t,
   assert_non_null (o);
   memset (fe, 0, sizeof *fe);
   ticket_init (t);
-  bool ok = ticket_from_json (o, -360, t, fe);
+  bool ok = ticket_from_json (o, zone (MX), t, fe);
   json_decref (o);
   return ok;
 }
@@ -280,7 +297,7 @@ test_errors (void **state)
       struct ferr fe;
       memset (&fe, 0, sizeof fe);
       ticket_init (&t);
-      if (ticket_from_json (o, -360, &t, &fe))
+      if (ticket_from_json (o, zone (MX), &t, &fe))
         fail_msg ("doc %zu accepted", i);
       if (strcmp (fe.code, docs[i].code) != 0
           || strcmp (fe.field, docs[i].field) != 0)
@@ -309,7 +326,7 @@ test_item_limit (void **state)
   json_t *o = json_load_exact (text, strlen (text), 10, &je);
   memset (&fe, 0, sizeof fe);
   ticket_init (&t);
-  assert_false (ticket_from_json (o, -360, &t, &fe));
+  assert_false (ticket_from_json (o, zone (MX), &t, &fe));
   assert_string_equal (fe.code, "items_count");
   ticket_free (&t);
   json_decref (o);
@@ -319,7 +336,7 @@ test_item_limit (void **state)
   snprintf (text, b.len + 512, base, b.data);
   o = json_load_exact (text, strlen (text), 10, &je);
   ticket_init (&t);
-  assert_true (ticket_from_json (o, -360, &t, &fe));
+  assert_true (ticket_from_json (o, zone (MX), &t, &fe));
   assert_int_equal (t.inv.n_items, TICKET_MAX_ITEMS);
   assert_int_equal (t.inv.total, 34800000LL * TICKET_MAX_ITEMS);
   ticket_free (&t);

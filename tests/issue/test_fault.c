@@ -53,8 +53,15 @@ static int64_t
 add_ticket (struct store *s, int64_t tenant, int64_t branch, const char *folio,
             int64_t now)
 {
-  char date[32], text[1024];
-  ticket_format_date (now - 60, -360, date);
+  char date[TZ_ISO_MAX], text[1024];
+  struct ferr ze = { 0 };
+  const struct tz *mx = tz_get ("America/Mexico_City", &ze);
+  if (mx == NULL)
+    {
+      fprintf (stderr, "zone: %s\n", ze.message);
+      exit (1);
+    }
+  tz_format_iso (mx, now - 60, date);
   date[19] = '\0';
   snprintf (text, sizeof text, ticket_json, folio, date);
   json_error_t je;
@@ -62,7 +69,7 @@ add_ticket (struct store *s, int64_t tenant, int64_t branch, const char *folio,
   struct ticket t;
   ticket_init (&t);
   struct ferr e = { 0 };
-  if (o == NULL || !ticket_from_json (o, -360, &t, &e))
+  if (o == NULL || !ticket_from_json (o, mx, &t, &e))
     {
       fprintf (stderr, "ticket: %s\n", e.message);
       exit (1);

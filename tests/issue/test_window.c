@@ -16,15 +16,29 @@
 #include "api/issue.h"
 #include "core/ticket.h"
 
-#define MX (-360)  /* America/Mexico_City, UTC-6 all year since 2022 */
-#define TJ (-480)  /* America/Tijuana standard time */
-#define CUN (-300) /* America/Cancun, UTC-5 */
+#include "util/tz.h"
+
+static const struct tz *
+zone (const char *name)
+{
+  struct ferr e = { 0 };
+  const struct tz *z = tz_get (name, &e);
+  if (z == NULL)
+    fail_msg ("%s: %s", name, e.message);
+  return z;
+}
+
+/* UTC-6 all year since 2022-10-30; UTC-5 in summer before. */
+#define MX zone ("America/Mexico_City")
+/* UTC-8; UTC-7 from the 2nd Sunday of March to the 1st of November. */
+#define TJ zone ("America/Tijuana")
+#define CUN zone ("America/Cancun") /* UTC-5 */
 
 static int64_t
 at (const char *s)
 {
   int64_t t = 0;
-  assert_true (ticket_parse_date (s, 0, &t));
+  assert_true (ticket_parse_date (s, tz_utc (), &t));
   return t;
 }
 
@@ -92,6 +106,53 @@ test_window_time_zones (void **state)
   /* Cancún: 2026-12-01 00:30 -> December, 7 days. */
   assert_int_equal (issue_window_end (t, 7, ISSUE_MONTHLY, CUN),
                     at ("2026-12-09T05:00:00Z"));
+}
+
+/* Daylight saving, which the fixed offsets of old got wrong by an hour. */
+static void
+test_window_daylight_saving (void **state)
+{
+  (void)state;
+  /* Tijuana in summer is UTC-7: bought 2026-07-20 12:30 PDT, 7 days,
+   * invoiceable until 2026-07-27 23:59:59 PDT = 06:59:59Z (UTC-8 would
+   * have said 07:59:59Z). */
+  int64_t buy = at ("2026-07-20T12:30:00-07:00");
+  int64_t end = issue_window_end (buy, 7, ISSUE_MONTHLY, TJ);
+  assert_int_equal (end, at ("2026-07-28T07:00:00Z"));
+  assert_true (at ("2026-07-27T23:59:59-07:00") < end); /* last second */
+  assert_false (at ("2026-07-28T00:00:00-07:00") < end);
+  /* Month end in Tijuana's summer: July closes at 2026-08-01 00:00 PDT
+   * (07:00Z), and the period of 00:30 PDT on August 1st is August. */
+  assert_int_equal (issue_window_end (at ("2026-07-30T10:00:00-07:00"), 7,
+                                      ISSUE_MONTHLY, TJ),
+                    at ("2026-08-01T07:00:00Z"));
+  struct issue_period p;
+  assert_true (
+      issue_period_of (ISSUE_MONTHLY, at ("2026-08-01T07:30:00Z"), TJ, &p));
+  assert_string_equal (p.label, "2026-08");
+  assert_int_equal (p.start, at ("2026-08-01T07:00:00Z"));
+  assert_true (
+      issue_period_of (ISSUE_MONTHLY, at ("2026-08-01T06:59:59Z"), TJ, &p));
+  assert_string_equal (p.label, "2026-07");
+  assert_true (issue_period_parse (ISSUE_MONTHLY, "2026-11", TJ, &p));
+  assert_int_equal (p.start, at ("2026-11-01T00:00:00-07:00")); /* PDT */
+  assert_int_equal (p.end, at ("2026-12-01T00:00:00-08:00"));   /* PST */
+  /* The 25-hour day when Tijuana turns clocks back (2026-11-01). */
+  int64_t sat = at ("2026-10-31T12:00:00-07:00");
+  assert_int_equal (issue_window_end (sat, 0, ISSUE_MONTHLY, TJ),
+                    at ("2026-11-01T07:00:00Z"));
+  assert_int_equal (issue_window_end (sat, 1, ISSUE_DAILY, TJ),
+                    at ("2026-11-01T07:00:00Z"));
+  assert_int_equal (
+      issue_window_end (at ("2026-11-01T12:00:00-08:00"), 0, ISSUE_DAILY, TJ),
+      at ("2026-11-02T08:00:00Z"));
+  /* Mexico City in summer 2022 still had daylight saving (UTC-5). */
+  assert_int_equal (issue_window_end (at ("2022-07-15T12:00:00-05:00"), 7,
+                                      ISSUE_MONTHLY, MX),
+                    at ("2022-07-23T05:00:00Z"));
+  assert_true (issue_period_parse (ISSUE_MONTHLY, "2022-07", MX, &p));
+  assert_int_equal (p.start, at ("2022-07-01T05:00:00Z"));
+  assert_int_equal (p.end, at ("2022-08-01T05:00:00Z"));
 }
 
 static void
@@ -230,6 +291,7 @@ main (void)
     cmocka_unit_test (test_window_last_second),
     cmocka_unit_test (test_window_month_end),
     cmocka_unit_test (test_window_time_zones),
+    cmocka_unit_test (test_window_daylight_saving),
     cmocka_unit_test (test_window_periodicities),
     cmocka_unit_test (test_periods),
     cmocka_unit_test (test_receiver_fields),
