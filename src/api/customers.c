@@ -10,9 +10,11 @@
  * Fields: legal_name, tax_id (RFC), tax_system (c_RegimenFiscal), zip
  * (DomicilioFiscalReceptor), and optional email and use (c_UsoCFDI).
  * Checked with core/rules.h as the CFDI receiver will be, so a stored
- * customer can be invoiced.  Several customers may share one RFC.
+ * customer can be invoiced.  Several customers may share one RFC.  The
+ * handlers themselves are api/doc_resource.c's, shared with products.
  */
 #include "api/api.h"
+#include "api/doc_resource.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -104,22 +106,10 @@ customer_check (const json_t *body, json_t **doc, struct ferr *fe)
   return true;
 }
 
-static json_t *
-customer_json (const struct store_customer *c)
-{
-  json_error_t je;
-  json_t *o = json_loads (c->doc ? c->doc : "{}", 0, &je);
-  if (o == NULL)
-    o = json_object ();
-  json_object_set_new (o, "id", api_id_json (c->id));
-  json_object_set_new (o, "created_at", api_time_json (c->created_at));
-  json_object_set_new (o, "updated_at", api_time_json (c->updated_at));
-  return o;
-}
-
 static void
-fill_row (struct store_customer *row, const json_t *doc)
+fill_row (void *r, const json_t *doc)
 {
+  struct store_customer *row = r;
   const char *v;
   v = json_string_value (json_object_get (doc, "tax_id"));
   snprintf (row->rfc, sizeof row->rfc, "%s", v ? v : "");
@@ -131,174 +121,43 @@ fill_row (struct store_customer *row, const json_t *doc)
   row->doc = json_dumps (doc, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
-static enum store_status
-create_fn (struct store *s, struct api_post *p)
-{
-  struct store_customer row;
-  memset (&row, 0, sizeof row);
-  fill_row (&row, p->arg);
-  enum store_status st = store_customer_insert (s, p->rq->tenant_id, &row);
-  if (st == STORE_NONE)
-    api_error_answer (p, ERR_CUSTOMER_EXISTS, "tax_id");
-  else if (st > 0)
-    api_json_answer (p, 201, customer_json (&row));
-  store_customer_clear (&row);
-  return st < 0 ? st : STORE_ONE;
-}
+static const struct api_doc_kind customer_kind = {
+  .store = STORE_DOC_CUSTOMER,
+  API_DOC_ROW (struct store_customer),
+  .check = customer_check,
+  .fill = fill_row,
+  .insert_none = ERR_CUSTOMER_EXISTS,
+  .insert_none_field = "tax_id",
+  .update_none = ERR_NOT_FOUND,
+  .update_none_field = NULL,
+};
 
 enum MHD_Result
 api_customers_post (struct req *rq)
 {
-  json_t *doc = NULL;
-  struct ferr fe;
-  memset (&fe, 0, sizeof fe);
-  if (!customer_check (rq->json, &doc, &fe))
-    return reply_ferr (rq, 400, &fe);
-  enum MHD_Result r = api_post_run (rq, create_fn, doc);
-  json_decref (doc);
-  return r;
+  return api_doc_post (rq, &customer_kind);
 }
 
 enum MHD_Result
 api_customers_get_id (struct req *rq)
 {
-  int64_t id;
-  if (!api_param_id (rq, 0, &id))
-    return reply_error (rq, ERR_NOT_FOUND, NULL);
-  struct store_customer row;
-  memset (&row, 0, sizeof row);
-  enum store_status st
-      = store_customer_get (rq->app->store, rq->tenant_id, id, &row);
-  enum MHD_Result r;
-  if (st == STORE_NONE)
-    r = reply_error (rq, ERR_NOT_FOUND, NULL);
-  else if (st < 0)
-    r = api_store_failed (rq, st);
-  else
-    r = reply_json (rq, 200, customer_json (&row));
-  store_customer_clear (&row);
-  return r;
-}
-
-struct patch
-{
-  int64_t id;
-  const json_t *body;
-  struct ferr fe;
-  bool invalid;
-  struct api_post p;
-};
-
-static enum store_status
-patch_tx (struct store *s, void *arg)
-{
-  struct patch *x = arg;
-  struct api_post *p = &x->p;
-  struct store_customer row;
-  memset (&row, 0, sizeof row);
-  x->invalid = false;
-  enum store_status st = store_customer_get (s, p->rq->tenant_id, x->id, &row);
-  if (st < 0)
-    return st;
-  if (st == STORE_NONE)
-    {
-      api_error_answer (p, ERR_NOT_FOUND, NULL);
-      return STORE_ONE;
-    }
-  json_error_t je;
-  json_t *merged = json_loads (row.doc ? row.doc : "{}", 0, &je);
-  if (merged == NULL)
-    merged = json_object ();
-  const char *k;
-  json_t *v;
-  json_object_foreach ((json_t *)x->body, k, v)
-  {
-    if (json_is_null (v))
-      json_object_del (merged, k);
-    else
-      json_object_set (merged, k, v);
-  }
-  json_t *doc = NULL;
-  bool ok = customer_check (merged, &doc, &x->fe);
-  json_decref (merged);
-  if (!ok)
-    {
-      x->invalid = true;
-      store_customer_clear (&row);
-      api_error_answer (p, ERR_INVALID_FIELD, NULL);
-      return STORE_ONE;
-    }
-  fill_row (&row, doc);
-  json_decref (doc);
-  st = store_customer_update (s, p->rq->tenant_id, &row);
-  if (st == STORE_NONE)
-    api_error_answer (p, ERR_NOT_FOUND, NULL);
-  else if (st > 0)
-    {
-      store_customer_clear (&row);
-      st = store_customer_get (s, p->rq->tenant_id, x->id, &row);
-      if (st > 0)
-        api_json_answer (p, 200, customer_json (&row));
-    }
-  store_customer_clear (&row);
-  return st < 0 ? st : STORE_ONE;
+  return api_doc_get_id (rq, &customer_kind);
 }
 
 enum MHD_Result
 api_customers_patch_id (struct req *rq)
 {
-  struct patch x;
-  memset (&x, 0, sizeof x);
-  if (!api_param_id (rq, 0, &x.id))
-    return reply_error (rq, ERR_NOT_FOUND, NULL);
-  x.body = rq->json;
-  x.p.rq = rq;
-  enum store_status st = store_tx (rq->app->store, patch_tx, &x);
-  enum MHD_Result r;
-  if (st < 0)
-    r = api_store_failed (rq, st);
-  else if (x.invalid)
-    r = reply_ferr (rq, 400, &x.fe);
-  else
-    r = reply_json_text (rq, (unsigned)x.p.status, x.p.body,
-                         strlen (x.p.body));
-  free (x.p.body);
-  return r;
+  return api_doc_patch_id (rq, &customer_kind);
 }
 
 enum MHD_Result
 api_customers_delete_id (struct req *rq)
 {
-  int64_t id;
-  if (!api_param_id (rq, 0, &id))
-    return reply_error (rq, ERR_NOT_FOUND, NULL);
-  enum store_status st
-      = store_customer_delete (rq->app->store, rq->tenant_id, id);
-  if (st == STORE_NONE)
-    return reply_error (rq, ERR_NOT_FOUND, NULL);
-  if (st < 0)
-    return api_store_failed (rq, st);
-  return reply_empty (rq, 204);
+  return api_doc_delete_id (rq, &customer_kind);
 }
 
 enum MHD_Result
 api_customers_get (struct req *rq)
 {
-  int limit;
-  int64_t cursor, next = 0;
-  if (!api_page_args (rq, &limit, &cursor))
-    return MHD_YES;
-  struct store_customer *rows = NULL;
-  size_t n = 0;
-  enum store_status st = store_customer_list (rq->app->store, rq->tenant_id,
-                                              cursor, limit, &rows, &n, &next);
-  if (st < 0)
-    return api_store_failed (rq, st);
-  json_t *data = json_array ();
-  for (size_t i = 0; i < n; i++)
-    json_array_append_new (data, customer_json (&rows[i]));
-  store_customer_list_free (rows, n);
-  return reply_json (rq, 200,
-                     json_pack ("{s:o, s:o}", "data", data, "next_cursor",
-                                api_cursor_json (next)));
+  return api_doc_list (rq, &customer_kind);
 }
