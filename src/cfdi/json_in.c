@@ -24,6 +24,7 @@
 #include "core/ticket.h"
 #include "util/buf.h"
 #include "util/json.h"
+#include "util/tz.h"
 
 #define PUBLIC_RFC "XAXX010101000"
 #define FOREIGN_RFC "XEXX010101000"
@@ -106,10 +107,13 @@ read_date (const json_t *v, const char *field, bool required, char out[20],
       if (required)
         return ferr_set (err, "required", field, "%s is required",
                          "%s es obligatorio", field);
-      time_t now = time (NULL);
-      struct tm tm;
-      localtime_r (&now, &tm);
-      strftime (out, 20, "%Y-%m-%dT%H:%M:%S", &tm);
+      /* now in Mexico City (util/tz: the process's TZ plays no part) */
+      const struct tz *z = tz_get (TZ_DEFAULT, err);
+      if (z == NULL)
+        return false;
+      char iso[TZ_ISO_MAX];
+      tz_format_iso (z, (int64_t)time (NULL), iso);
+      snprintf (out, 20, "%.19s", iso);
       return true;
     }
   if (!json_is_string (v) || !valid_local_date (json_string_value (v)))

@@ -29,7 +29,8 @@
 /* Reads the invoice object `root` into inv (invoice_init'ed by the
  * caller; on failure inv may be partly filled and must still be
  * invoice_free'd).  Unknown fields are refused.  `date` may be absent:
- * the current local time of the process (TZ) is then used.  Returns
+ * the current time in America/Mexico_City (util/tz.h; the process's TZ
+ * plays no part) is then used.  Returns
  * false with err filled on the first problem. */
 bool cfdi_invoice_from_json (const json_t *root, struct invoice *inv,
                              struct ferr *err);

@@ -31,6 +31,7 @@
 
 #include "cfdi/cadena.h"
 #include "cfdi/pac.h"
+#include "util/tz.h"
 
 #define SANDBOX_NO_CERT "99999000000000000001"
 #define SANDBOX_RFC "FSB200101AA9"
@@ -47,41 +48,22 @@
   CFDI_NS_TFD11 " http://www.sat.gob.mx/sitio_internet/cfd/"                  \
                 "TimbreFiscalDigital/TimbreFiscalDigitalv11.xsd"
 
-/* Mexico City has been UTC-06:00 all year since 2022-10-30 (DST
- * abolished), so "now" there is a fixed offset; no TZ, no locale, no
- * global state. */
-#define MX_OFFSET (-6 * 3600)
-
 struct sandbox
 {
   struct csd *csd; /* the sandbox PAC's test certificate and key */
 };
 
+/* utc as Mexico City's local time "YYYY-MM-DDTHH:MM:SS" (FechaTimbrado
+ * and acknowledgement dates are central Mexico time), through util/tz:
+ * no TZ, no locale, no global state.  Without zoneinfo: UTC. */
 static void
 mexico_time (time_t utc, char out[20])
 {
-  time_t t = utc + MX_OFFSET;
-  struct tm tm;
-  gmtime_r (&t, &tm);
-  strftime (out, 20, "%Y-%m-%dT%H:%M:%S", &tm);
-}
-
-/* "YYYY-MM-DDTHH:MM:SS" in Mexico City time → UTC seconds; false if
- * malformed. */
-static bool
-parse_fecha (const char *s, time_t *out)
-{
-  struct tm tm;
-  memset (&tm, 0, sizeof tm);
-  if (s == NULL || strlen (s) != 19
-      || sscanf (s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
-                 &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec)
-             != 6)
-    return false;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  *out = timegm (&tm) - MX_OFFSET;
-  return true;
+  struct ferr e = { 0 };
+  const struct tz *z = tz_get (TZ_DEFAULT, &e);
+  char iso[TZ_ISO_MAX];
+  tz_format_iso (z ? z : tz_utc (), (int64_t)utc, iso);
+  snprintf (out, 20, "%.19s", iso);
 }
 
 static void
@@ -197,13 +179,21 @@ check_seal (xmlNodePtr root, const char *sello, struct ferr *err)
                 rfc ? rfc : "", cert->rfc);
       goto out;
     }
-  if (!parse_fecha (fecha, &when))
+  int64_t earliest, latest; /* Fecha read at UTC-5 and UTC-8 */
+  if (!tz_mx_local_range (fecha, &earliest, &latest))
     {
       ferr_set (err, "pac_fecha_invalid", "Fecha",
                 "Fecha is missing or not YYYY-MM-DDTHH:MM:SS",
                 "Fecha falta o no tiene la forma AAAA-MM-DDTHH:MM:SS");
       goto out;
     }
+  /* the issuer's zone is not in the document: check the instant of the
+   * range nearest the certificate's validity (cfdi/verify.c's rule) */
+  when = (time_t)(latest < (int64_t)cert->not_before    ? latest
+                  : earliest > (int64_t)cert->not_after ? earliest
+                  : earliest < (int64_t)cert->not_before
+                      ? (int64_t)cert->not_before
+                      : earliest);
   if (!csd_cert_check_time (cert, when, &e2))
     {
       wrap_err (err, "pac_cert_not_valid_at_fecha", "Fecha",

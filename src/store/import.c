@@ -909,10 +909,9 @@ cmd_import (int argc, char **argv)
     .max_rows = max_rows,
     .out = stderr,
   };
-  store_tenant_clear (&tn);
-
   struct import_result res;
   int rc = import_tickets (s, &o, &res);
+  store_tenant_clear (&tn); /* only now: o.timezone points into tn */
   if (rc == 2)
     {
       fprintf (stderr, "%s: %lu error%s: nothing imported\n", path, res.errors,

@@ -11,7 +11,9 @@
 # imports nothing twice; a bad file lists every bad line and imports
 # nothing; a folio already stored with other content is an error; the
 # bounds (items per ticket) hold; the progress bar appears on a terminal
-# only; and (SQLite) SIGKILL in the middle of a 50,000-row import leaves
+# only; dates without an offset follow the tenant's zone with its daylight
+# saving (Mexico City in July 2022, Tijuana in summer), the same instant
+# through the API and the import; and (SQLite) SIGKILL in the middle of a 50,000-row import leaves
 # nothing or everything, never part.
 set -u
 backend=${1:?usage: import.sh sqlite|pg SETUP}
@@ -84,7 +86,7 @@ count_of() {
        WHERE n.slug = '$1'"
 }
 
-expect_rc 0 "$setup" "$db" shop shop2 shop3 shop4 shop5 shop6 shop7 --key shop6 || exit 1
+expect_rc 0 "$setup" "$db" shop shop2 shop3 shop4 shop5 shop6 shop7 shop8 --key shop6 || exit 1
 apikey=$(cat "$tmp/out")
 
 # ---- the example file: exactly 6 tickets, amounts computed by hand ----
@@ -175,19 +177,66 @@ cat >"$tmp/a78.json" <<'EOF'
    "taxes": [{"type": "IEPS", "rate": "0.265"}, {"type": "IVA", "rate": "0.16", "factor": "Tasa"}]}}]}
 EOF
 code=$(http POST /v1/tickets "$tmp/a78.json")
+cp "$tmp/api.json" "$tmp/a78.answer"
+# Mexico City still had daylight saving in July 2022 (UTC-5): a ticket of
+# 2022-07-01 12:00 local is 17:00 UTC (1656694800), not 18:00.
+cat >"$tmp/v22.json" <<'EOF'
+{"branch": "S02", "folio_number": "V-2022", "date": "2022-07-01T12:00:00",
+ "payment_form": "01", "items": [
+  {"quantity": 1, "product": {"description": "Cafe", "product_key": "50201712",
+   "unit_key": "H87", "unit_name": "Pieza", "price": "116.00",
+   "tax_included": true, "taxes": [{"type": "IVA", "rate": "0.16"}]}}]}
+EOF
+code22=$(http POST /v1/tickets "$tmp/v22.json")
+cp "$tmp/api.json" "$tmp/v22.answer"
 kill $spid 2>/dev/null; wait $spid 2>/dev/null
 if [ "$code" = 201 ]; then
-  has "$tmp/api.json" '"total":"828.87"'
+  has "$tmp/a78.answer" '"total":"828.87"'
   if expect_rc 0 "$bin" import tickets "$src/data/examples/tickets.csv" \
        --tenant shop6 --db "$db"; then
     has "$tmp/out" "imported 5, skipped 1, errors 0"
   fi
-  tickets_of shop6 >"$tmp/got"
+  tickets_of shop6 | grep -v '|V-2022|' >"$tmp/got"
   cmp -s "$tmp/got" "$tmp/want" && ok "API ticket + import: identical, skipped" \
     || { fail "API + import differ"; diff "$tmp/want" "$tmp/got"; }
 else
-  fail "POST /v1/tickets answered $code: $(cat "$tmp/api.json")"
+  fail "POST /v1/tickets answered $code: $(cat "$tmp/a78.answer")"
   sed 's/^/  serve: /' "$tmp/serve.log" | tail -5
+fi
+
+# ---- local dates follow the tenant's zone and its daylight saving ----
+date_of() { # date_of SLUG FOLIO: the stored UTC seconds
+  sql "SELECT t.date FROM tickets t JOIN tenants n ON n.id = t.tenant_id
+       WHERE n.slug = '$1' AND t.folio_number = '$2'"
+}
+row() { # row BRANCH FOLIO DATE: one CSV line of a 116.00 coffee
+  echo "$1,$2,$3,01,1,,Cafe,50201712,H87,Pieza,116.00,true,IVA:0.16"
+}
+{ head -1 "$src/data/examples/tickets.csv"; row S02 V-2022 2022-07-01T12:00:00; } >"$tmp/v22.csv"
+if [ "$code22" = 201 ]; then
+  has "$tmp/v22.answer" '"date":"2022-07-01T12:00:00-05:00"'
+  # the import reads the same text as the same instant: identical, skipped
+  if expect_rc 0 "$bin" import tickets "$tmp/v22.csv" --tenant shop6 --db "$db"; then
+    has "$tmp/out" "imported 0, skipped 1, errors 0"
+  fi
+  [ "$(date_of shop6 V-2022)" = 1656694800 ] \
+    && ok "Mexico City July 2022 (UTC-5): API and import agree" \
+    || fail "V-2022 stored at $(date_of shop6 V-2022), want 1656694800"
+else
+  fail "POST /v1/tickets (2022) answered $code22: $(cat "$tmp/v22.answer")"
+fi
+# Tijuana: UTC-7 in July, UTC-8 in December.
+if expect_rc 0 "$bin" tenant set --tenant shop8 --timezone America/Tijuana --db "$db"; then
+  { head -1 "$src/data/examples/tickets.csv"
+    row S01 T-7 2026-07-01T12:00:00
+    row S01 T-12 2026-12-01T12:00:00
+  } >"$tmp/tj.csv"
+  if expect_rc 0 "$bin" import tickets "$tmp/tj.csv" --tenant shop8 --db "$db"; then
+    has "$tmp/out" "imported 2, skipped 0, errors 0"
+  fi
+  [ "$(date_of shop8 T-7)" = 1782932400 ] && [ "$(date_of shop8 T-12)" = 1796155200 ] \
+    && ok "Tijuana: summer UTC-7, winter UTC-8" \
+    || fail "Tijuana dates $(date_of shop8 T-7) $(date_of shop8 T-12)"
 fi
 
 # ---- four imports of the same file at once: each ticket exactly once ----

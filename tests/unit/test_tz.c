@@ -438,6 +438,26 @@ expect_refused (const char *name, const char *code)
   assert_true (strlen (err.message) > 10 && strlen (err.message_es) > 10);
 }
 
+/* A CFDI Fecha (local time, zone unknown) names UTC-5 .. UTC-8. */
+static void
+test_mx_local_range (void **state)
+{
+  (void)state;
+  int64_t lo = 0, hi = 0, t;
+  assert_true (tz_mx_local_range ("2026-11-24T12:00:00", &lo, &hi));
+  assert_true (tz_parse_iso (tz_utc (), "2026-11-24T17:00:00Z", &t, NULL));
+  assert_int_equal (lo, t); /* at UTC-5 (Cancun) */
+  assert_true (tz_parse_iso (tz_utc (), "2026-11-24T20:00:00Z", &t, NULL));
+  assert_int_equal (hi, t); /* at UTC-8 (Tijuana in winter) */
+  /* exactly the CFDI shape: a 'T', no zone, a calendar date */
+  assert_false (tz_mx_local_range ("2026-11-24 12:00:00", &lo, &hi));
+  assert_false (tz_mx_local_range ("2026-11-24T12:00:00Z", &lo, &hi));
+  assert_false (tz_mx_local_range ("2026-11-24T12:00:00-06:00", &lo, &hi));
+  assert_false (tz_mx_local_range ("2026-02-29T12:00:00", &lo, &hi));
+  assert_false (tz_mx_local_range ("2026-11-24T12:00", &lo, &hi));
+  assert_false (tz_mx_local_range (NULL, &lo, &hi));
+}
+
 static void
 test_bad_names (void **state)
 {
@@ -731,6 +751,7 @@ main (void)
     cmocka_unit_test (test_all_system_zones),
     cmocka_unit_test (test_iso),
     cmocka_unit_test (test_days),
+    cmocka_unit_test (test_mx_local_range),
     cmocka_unit_test (test_bad_names),
     cmocka_unit_test (test_corrupt_files),
     cmocka_unit_test (test_threads),
