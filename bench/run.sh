@@ -28,6 +28,7 @@
 #   BENCH_DURATION=10   wrk seconds per run      BENCH_RUNS=3   runs per figure
 #   BENCH_THREADS=64    facturo serve --threads  BENCH_M2_CONNECTIONS=64
 #   BENCH_M2_TICKETS=20000  at most this many tickets offered per M2 run
+#   BENCH_TMPDIR=/tmp   where the databases go (a disk, not tmpfs)
 # Needs wrk, sqlite3, curl, python3, openssl (scripts/deps.sh --test).
 set -eu
 cd "$(dirname "$0")/.."
@@ -59,7 +60,9 @@ export FACTURO_DATA="${FACTURO_DATA:-$top/data}"
 FACTURO_SECRET_KEY=$(openssl rand -hex 32)
 export FACTURO_SECRET_KEY
 
-tmp=$(mktemp -d /tmp/facturo-bench.XXXXXX)
+# The databases live here: it must be a real disk (on tmpfs fsync is free
+# and the commit limit means nothing).
+tmp=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/facturo-bench.XXXXXX")
 pids=""
 cleanup() {
   for p in $pids; do kill "$p" 2>/dev/null || true; done
@@ -98,7 +101,9 @@ min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 load0=$(loadavg)
 rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo "?")
 echo "facturo bench — $(date -u +%Y-%m-%dT%H:%M:%SZ) — commit $rev — $(nproc) cores — wrk ${dur}s x $runs"
-echo "load average at start: $load0"
+fstype=$(df -T "$tmp" | awk 'NR==2 {print $2}')
+echo "load average at start: $load0; databases in $tmp ($fstype)"
+[ "$fstype" != tmpfs ] || echo "WARNING: $tmp is tmpfs: fsync costs nothing there; set BENCH_TMPDIR to a disk"
 echo
 echo "== limits (same run)"
 rsa1=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print int($6)}')
