@@ -65,6 +65,21 @@ expect2 () { # name field json-edit
     || bad "$name: stderr '$(cat "$T/err")' does not name $field"
   [ -e "$T/bad.xml" ] && bad "$name: wrote output" || ok
 }
+# Fecha against the certificate (valid 2023-05-18T11:43:51Z ..
+# 2027-05-18T11:43:51Z): Fecha has no zone, so it passes if some offset of
+# Mexico's, UTC-5 to UTC-8, puts it inside (the rule of cfdi verify).
+for f in 2023-05-18T04:43:51 2027-05-18T06:43:51; do
+  sed "s/2026-11-20T10:00:00/$f/" "$EX/ingreso.json" > "$T/edge.json"
+  if build --in "$T/edge.json" -o "$T/edge.xml" 2> "$T/err"; then
+    ok
+    "$BIN" cfdi verify "$T/edge.xml" > "$T/v" 2>&1 && grep -q '^ok   fecha' "$T/v" \
+      && ok || bad "Fecha $f: verify disagrees: $(cat "$T/v")"
+  else
+    bad "Fecha $f (inside at UTC-8 / UTC-5) refused: $(cat "$T/err")"
+  fi
+done
+expect2 before-validity 'date' -e 's/2026-11-20T10:00:00/2023-05-18T02:43:51/'
+expect2 after-validity 'date' -e 's/2026-11-20T10:00:00/2027-05-18T06:43:52/'
 expect2 price 'items[0].product.price' -e 's/"348.00"/"3.4.8"/'
 expect2 rfc 'customer.tax_id' -e 's/URE180429TM6/URE18O429TM6/'
 expect2 regime 'customer.tax_system' -e '/URE180429TM6/{n;n;s/"601"/"612"/}'
