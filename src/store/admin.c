@@ -123,6 +123,50 @@ is_help (const char *a)
   return a && (strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0);
 }
 
+/* One "--name VALUE" option and where its value goes. */
+struct opt_arg
+{
+  const char *name;
+  const char **value;
+};
+
+#define MAX_OPTS 16
+
+/* Parses the options of a command (argv[0] is its word, skipped) into
+ * the targets of args, a list ended by a NULL name; -h or --help prints
+ * usage on stdout.  Unless operands is true, an operand is refused.
+ * Returns -1 to go on (optind is then the first operand), else the exit
+ * status to return: EXIT_OK after the help, EXIT_USAGE (one line on
+ * stderr) for an unknown option, one missing its value or an operand. */
+static int
+parse_opts (const char *cmd, const char *usage, int argc, char **argv,
+            const struct opt_arg *args, bool operands)
+{
+  struct option o[MAX_OPTS + 2];
+  int n = 0;
+  for (; args[n].name && n < MAX_OPTS; n++)
+    o[n] = (struct option){ args[n].name, required_argument, 0, 256 + n };
+  o[n] = (struct option){ "help", no_argument, 0, 'h' };
+  o[n + 1] = (struct option){ 0, 0, 0, 0 };
+  int c;
+  optind = 0;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, "h", o, NULL)) != -1)
+    {
+      if (c == 'h')
+        {
+          fputs (usage, stdout);
+          return EXIT_OK;
+        }
+      if (c < 256 || c >= 256 + n)
+        return bad_opt (cmd, argc, argv);
+      *args[c - 256].value = optarg;
+    }
+  if (!operands && optind < argc)
+    return bad (cmd, "unexpected argument '%s'", argv[optind]);
+  return -1;
+}
+
 static bool
 valid_slug (const char *s)
 {
@@ -231,30 +275,16 @@ datadir (void)
 int
 cmd_migrate (int argc, char **argv)
 {
-  static const struct option opts[] = { { "db", required_argument, 0, 'd' },
-                                        { "help", no_argument, 0, 'h' },
-                                        { 0, 0, 0, 0 } };
+  static const char usage[]
+      = "usage: facturo migrate [--db URL]\n"
+        "Creates or upgrades the database schema (idempotent).\n"
+        "URL: sqlite:PATH (default sqlite:facturo.db, or $FACTURO_DB)"
+        " or postgres://...\n";
   const char *db = NULL;
-  int c;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 'h':
-        puts ("usage: facturo migrate [--db URL]\n"
-              "Creates or upgrades the database schema (idempotent).\n"
-              "URL: sqlite:PATH (default sqlite:facturo.db, or $FACTURO_DB)"
-              " or postgres://...");
-        return EXIT_OK;
-      default:
-        return bad_opt ("migrate", argc, argv);
-      }
-  if (optind < argc)
-    return bad ("migrate", "unexpected argument '%s'", argv[optind]);
+  const struct opt_arg args[] = { { "db", &db }, { NULL, NULL } };
+  int done = parse_opts ("migrate", usage, argc, argv, args, false);
+  if (done >= 0)
+    return done;
   struct ferr err;
   struct store *s = store_open (default_db (db), &err);
   if (s == NULL)
@@ -297,50 +327,16 @@ int delivery_tenant_mail (int argc, char **argv) __attribute__ ((weak));
 static int
 tenant_create (int argc, char **argv)
 {
-  static const struct option opts[]
-      = { { "db", required_argument, 0, 'd' },
-          { "slug", required_argument, 0, 's' },
-          { "rfc", required_argument, 0, 'r' },
-          { "name", required_argument, 0, 'n' },
-          { "regime", required_argument, 0, 'g' },
-          { "zip", required_argument, 0, 'z' },
-          { "help", no_argument, 0, 'h' },
-          { 0, 0, 0, 0 } };
   const char *db = NULL, *slug = NULL, *rfc = NULL, *name = NULL,
              *regime = NULL, *zip = NULL;
   const char *cmd = "tenant create";
-  int c;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 's':
-        slug = optarg;
-        break;
-      case 'r':
-        rfc = optarg;
-        break;
-      case 'n':
-        name = optarg;
-        break;
-      case 'g':
-        regime = optarg;
-        break;
-      case 'z':
-        zip = optarg;
-        break;
-      case 'h':
-        fputs (tenant_usage, stdout);
-        return EXIT_OK;
-      default:
-        return bad_opt (cmd, argc, argv);
-      }
-  if (optind < argc)
-    return bad (cmd, "unexpected argument '%s'", argv[optind]);
+  const struct opt_arg args[]
+      = { { "db", &db },     { "slug", &slug },     { "rfc", &rfc },
+          { "name", &name }, { "regime", &regime }, { "zip", &zip },
+          { NULL, NULL } };
+  int done = parse_opts (cmd, tenant_usage, argc, argv, args, false);
+  if (done >= 0)
+    return done;
   if (!slug || !rfc || !name || !regime || !zip)
     return bad (cmd, "--slug, --rfc, --name, --regime and --zip are required");
   if (!valid_slug (slug))
@@ -454,45 +450,14 @@ out:
 static int
 tenant_csd (int argc, char **argv)
 {
-  static const struct option opts[]
-      = { { "db", required_argument, 0, 'd' },
-          { "tenant", required_argument, 0, 't' },
-          { "cer", required_argument, 0, 'c' },
-          { "key", required_argument, 0, 'k' },
-          { "password-file", required_argument, 0, 'p' },
-          { "help", no_argument, 0, 'h' },
-          { 0, 0, 0, 0 } };
   const char *db = NULL, *slug = NULL, *cer = NULL, *key = NULL, *pwf = NULL;
   const char *cmd = "tenant csd";
-  int c;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 't':
-        slug = optarg;
-        break;
-      case 'c':
-        cer = optarg;
-        break;
-      case 'k':
-        key = optarg;
-        break;
-      case 'p':
-        pwf = optarg;
-        break;
-      case 'h':
-        fputs (tenant_usage, stdout);
-        return EXIT_OK;
-      default:
-        return bad_opt (cmd, argc, argv);
-      }
-  if (optind < argc)
-    return bad (cmd, "unexpected argument '%s'", argv[optind]);
+  const struct opt_arg args[]
+      = { { "db", &db },   { "tenant", &slug },       { "cer", &cer },
+          { "key", &key }, { "password-file", &pwf }, { NULL, NULL } };
+  int done = parse_opts (cmd, tenant_usage, argc, argv, args, false);
+  if (done >= 0)
+    return done;
   if (!slug || !cer || !key || !pwf)
     return bad (cmd,
                 "--tenant, --cer, --key and --password-file are required");
@@ -518,54 +483,17 @@ tenant_csd (int argc, char **argv)
 static int
 tenant_set (int argc, char **argv)
 {
-  static const struct option opts[]
-      = { { "db", required_argument, 0, 'd' },
-          { "tenant", required_argument, 0, 't' },
-          { "window-days", required_argument, 0, 'w' },
-          { "periodicity", required_argument, 0, 'p' },
-          { "timezone", required_argument, 0, 'z' },
-          { "series", required_argument, 0, 's' },
-          { "stamp", required_argument, 0, 'S' },
-          { "help", no_argument, 0, 'h' },
-          { 0, 0, 0, 0 } };
   const char *db = NULL, *slug = NULL, *win = NULL, *per = NULL, *tz = NULL,
              *series = NULL, *stamp = NULL;
   const char *cmd = "tenant set";
-  int c;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 't':
-        slug = optarg;
-        break;
-      case 'w':
-        win = optarg;
-        break;
-      case 'p':
-        per = optarg;
-        break;
-      case 'z':
-        tz = optarg;
-        break;
-      case 's':
-        series = optarg;
-        break;
-      case 'S':
-        stamp = optarg;
-        break;
-      case 'h':
-        fputs (tenant_usage, stdout);
-        return EXIT_OK;
-      default:
-        return bad_opt (cmd, argc, argv);
-      }
-  if (optind < argc)
-    return bad (cmd, "unexpected argument '%s'", argv[optind]);
+  const struct opt_arg args[]
+      = { { "db", &db },           { "tenant", &slug },
+          { "window-days", &win }, { "periodicity", &per },
+          { "timezone", &tz },     { "series", &series },
+          { "stamp", &stamp },     { NULL, NULL } };
+  int done = parse_opts (cmd, tenant_usage, argc, argv, args, false);
+  if (done >= 0)
+    return done;
   if (!slug)
     return bad (cmd, "--tenant is required");
   long days = 0;
@@ -663,50 +591,17 @@ brand_put (json_t *b, const char *key, const char *value)
 static int
 tenant_brand (int argc, char **argv)
 {
-  static const struct option opts[]
-      = { { "db", required_argument, 0, 'd' },
-          { "tenant", required_argument, 0, 't' },
-          { "display-name", required_argument, 0, 'n' },
-          { "color", required_argument, 0, 'c' },
-          { "accent", required_argument, 0, 'a' },
-          { "logo", required_argument, 0, 'l' },
-          { "help", no_argument, 0, 'h' },
-          { 0, 0, 0, 0 } };
   const char *db = NULL, *slug = NULL, *dname = NULL, *color = NULL,
              *accent = NULL, *logo = NULL;
   const char *cmd = "tenant brand";
-  int c;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 't':
-        slug = optarg;
-        break;
-      case 'n':
-        dname = optarg;
-        break;
-      case 'c':
-        color = optarg;
-        break;
-      case 'a':
-        accent = optarg;
-        break;
-      case 'l':
-        logo = optarg;
-        break;
-      case 'h':
-        fputs (tenant_usage, stdout);
-        return EXIT_OK;
-      default:
-        return bad_opt (cmd, argc, argv);
-      }
-  if (optind < argc)
-    return bad (cmd, "unexpected argument '%s'", argv[optind]);
+  const struct opt_arg args[] = {
+    { "db", &db },       { "tenant", &slug },   { "display-name", &dname },
+    { "color", &color }, { "accent", &accent }, { "logo", &logo },
+    { NULL, NULL }
+  };
+  int done = parse_opts (cmd, tenant_usage, argc, argv, args, false);
+  if (done >= 0)
+    return done;
   if (!slug)
     return bad (cmd, "--tenant is required");
   if (dname && *dname && !valid_text (dname, 300))
@@ -809,27 +704,11 @@ out:
 static int
 tenant_list (int argc, char **argv)
 {
-  static const struct option opts[] = { { "db", required_argument, 0, 'd' },
-                                        { "help", no_argument, 0, 'h' },
-                                        { 0, 0, 0, 0 } };
   const char *db = NULL;
-  int c;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 'h':
-        fputs (tenant_usage, stdout);
-        return EXIT_OK;
-      default:
-        return bad_opt ("tenant list", argc, argv);
-      }
-  if (optind < argc)
-    return bad ("tenant list", "unexpected argument '%s'", argv[optind]);
+  const struct opt_arg args[] = { { "db", &db }, { NULL, NULL } };
+  int done = parse_opts ("tenant list", tenant_usage, argc, argv, args, false);
+  if (done >= 0)
+    return done;
   struct store *s = open_db ("tenant list", db);
   if (!s)
     return EXIT_FAIL;
@@ -906,46 +785,15 @@ cmd_branch (int argc, char **argv)
   if (!add && strcmp (argv[1], "list") != 0)
     return bad ("branch", "unknown subcommand '%s' (add, list)", argv[1]);
   const char *cmd = add ? "branch add" : "branch list";
-  static const struct option opts[]
-      = { { "db", required_argument, 0, 'd' },
-          { "tenant", required_argument, 0, 't' },
-          { "code", required_argument, 0, 'c' },
-          { "name", required_argument, 0, 'n' },
-          { "zip", required_argument, 0, 'z' },
-          { "help", no_argument, 0, 'h' },
-          { 0, 0, 0, 0 } };
   const char *db = NULL, *slug = NULL, *code = NULL, *name = NULL, *zip = NULL;
-  int c;
   argc--;
   argv++;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 't':
-        slug = optarg;
-        break;
-      case 'c':
-        code = optarg;
-        break;
-      case 'n':
-        name = optarg;
-        break;
-      case 'z':
-        zip = optarg;
-        break;
-      case 'h':
-        fputs (branch_usage, stdout);
-        return EXIT_OK;
-      default:
-        return bad_opt (cmd, argc, argv);
-      }
-  if (optind < argc)
-    return bad (cmd, "unexpected argument '%s'", argv[optind]);
+  const struct opt_arg args[]
+      = { { "db", &db },     { "tenant", &slug }, { "code", &code },
+          { "name", &name }, { "zip", &zip },     { NULL, NULL } };
+  int done = parse_opts (cmd, branch_usage, argc, argv, args, false);
+  if (done >= 0)
+    return done;
   if (!slug)
     return bad (cmd, "--tenant is required");
   if (add)
@@ -1028,47 +876,16 @@ cmd_user (int argc, char **argv)
   if (strcmp (argv[1], "add") != 0)
     return bad ("user", "unknown subcommand '%s' (add)", argv[1]);
   const char *cmd = "user add";
-  static const struct option opts[]
-      = { { "db", required_argument, 0, 'd' },
-          { "tenant", required_argument, 0, 't' },
-          { "email", required_argument, 0, 'e' },
-          { "role", required_argument, 0, 'r' },
-          { "password-file", required_argument, 0, 'p' },
-          { "help", no_argument, 0, 'h' },
-          { 0, 0, 0, 0 } };
   const char *db = NULL, *slug = NULL, *email = NULL, *role = NULL,
              *pwf = NULL;
-  int c;
   argc--;
   argv++;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 't':
-        slug = optarg;
-        break;
-      case 'e':
-        email = optarg;
-        break;
-      case 'r':
-        role = optarg;
-        break;
-      case 'p':
-        pwf = optarg;
-        break;
-      case 'h':
-        fputs (user_usage, stdout);
-        return EXIT_OK;
-      default:
-        return bad_opt (cmd, argc, argv);
-      }
-  if (optind < argc)
-    return bad (cmd, "unexpected argument '%s'", argv[optind]);
+  const struct opt_arg args[]
+      = { { "db", &db },     { "tenant", &slug },       { "email", &email },
+          { "role", &role }, { "password-file", &pwf }, { NULL, NULL } };
+  int done = parse_opts (cmd, user_usage, argc, argv, args, false);
+  if (done >= 0)
+    return done;
   if (!slug || !email || !role)
     return bad (cmd, "--tenant, --email and --role are required");
   const char *at = strchr (email, '@');
@@ -1148,36 +965,15 @@ cmd_apikey (int argc, char **argv)
       && strcmp (sub, "list") != 0)
     return bad ("apikey", "unknown subcommand '%s' (create, revoke, list)",
                 sub);
-  static const struct option opts[]
-      = { { "db", required_argument, 0, 'd' },
-          { "tenant", required_argument, 0, 't' },
-          { "name", required_argument, 0, 'n' },
-          { "help", no_argument, 0, 'h' },
-          { 0, 0, 0, 0 } };
   const char *db = NULL, *slug = NULL, *name = NULL;
-  int c;
   argc--;
   argv++;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 't':
-        slug = optarg;
-        break;
-      case 'n':
-        name = optarg;
-        break;
-      case 'h':
-        fputs (apikey_usage, stdout);
-        return EXIT_OK;
-      default:
-        return bad_opt (cmd, argc, argv);
-      }
+  const struct opt_arg args[] = {
+    { "db", &db }, { "tenant", &slug }, { "name", &name }, { NULL, NULL }
+  };
+  int done = parse_opts (cmd, apikey_usage, argc, argv, args, true);
+  if (done >= 0)
+    return done;
   if (!slug)
     return bad (cmd, "--tenant is required");
   const char *prefix = NULL;
@@ -1368,32 +1164,12 @@ demo_tickets (struct store *s, const struct store_tenant *t)
 int
 cmd_demo (int argc, char **argv)
 {
-  static const struct option opts[]
-      = { { "db", required_argument, 0, 'd' },
-          { "key-file", required_argument, 0, 'k' },
-          { "help", no_argument, 0, 'h' },
-          { 0, 0, 0, 0 } };
   const char *db = NULL, *keyfile = NULL;
-  int c;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'd':
-        db = optarg;
-        break;
-      case 'k':
-        keyfile = optarg;
-        break;
-      case 'h':
-        fputs (demo_usage, stdout);
-        return EXIT_OK;
-      default:
-        return bad_opt ("demo", argc, argv);
-      }
-  if (optind < argc)
-    return bad ("demo", "unexpected argument '%s'", argv[optind]);
+  const struct opt_arg args[]
+      = { { "db", &db }, { "key-file", &keyfile }, { NULL, NULL } };
+  int done = parse_opts ("demo", demo_usage, argc, argv, args, false);
+  if (done >= 0)
+    return done;
   struct store *s = open_db ("demo", db);
   if (!s)
     return EXIT_FAIL;
