@@ -584,12 +584,15 @@ cfdi_verify_buffer (const char *xml, size_t len, struct cfdi_report *rep)
 
 /* ---- CLI ----------------------------------------------------------- */
 
-/* Reads FILE ("-" = stdin) bounded; exit code 2 on failure (printed). */
+/* Reads FILE ("-" = stdin) bounded and parses it as untrusted XML into
+ * *doc (the caller's to free).  Exit code 2 on failure (printed). */
 static int
-read_input (const char *cmd, const char *path, struct buf *b)
+read_input (const char *cmd, const char *path, xmlDocPtr *doc)
 {
+  struct buf b = BUF_INIT;
   const char *p = strcmp (path, "-") == 0 ? "/dev/stdin" : path;
-  if (read_file (p, b, CFDI_VERIFY_MAX_INPUT) != 0)
+  *doc = NULL;
+  if (read_file (p, &b, CFDI_VERIFY_MAX_INPUT) != 0)
     {
       if (errno == EFBIG)
         fprintf (stderr, "facturo cfdi %s: %s: larger than %u bytes\n", cmd,
@@ -597,6 +600,15 @@ read_input (const char *cmd, const char *path, struct buf *b)
       else
         fprintf (stderr, "facturo cfdi %s: %s: %s\n", cmd, path,
                  strerror (errno));
+      buf_free (&b);
+      return 2;
+    }
+  struct ferr e = { 0 };
+  *doc = cfdi_parse_untrusted (b.data, b.len, &e);
+  buf_free (&b);
+  if (*doc == NULL)
+    {
+      fprintf (stderr, "facturo cfdi %s: %s: %s\n", cmd, path, e.message);
       return 2;
     }
   return 0;
@@ -638,18 +650,10 @@ cfdi_cmd_verify (int argc, char **argv)
       fprintf (stderr, "usage: facturo cfdi verify FILE.xml\n");
       return 2;
     }
-  struct buf b = BUF_INIT;
-  int rc = read_input ("verify", path, &b);
+  xmlDocPtr doc;
+  int rc = read_input ("verify", path, &doc);
   if (rc != 0)
     return rc;
-  struct ferr e = { 0 };
-  xmlDocPtr doc = cfdi_parse_untrusted (b.data, b.len, &e);
-  buf_free (&b);
-  if (doc == NULL)
-    {
-      fprintf (stderr, "facturo cfdi verify: %s: %s\n", path, e.message);
-      return 2;
-    }
   struct cfdi_report rep;
   bool ok = cfdi_verify_doc (doc, &rep);
   xmlFreeDoc (doc);
@@ -715,18 +719,11 @@ cfdi_cmd_cadena (int argc, char **argv)
       fprintf (stderr, "usage: facturo cfdi cadena [--tfd] FILE.xml\n");
       return 2;
     }
-  struct buf b = BUF_INIT;
-  int rc = read_input ("cadena", path, &b);
+  xmlDocPtr doc;
+  int rc = read_input ("cadena", path, &doc);
   if (rc != 0)
     return rc;
   struct ferr e = { 0 };
-  xmlDocPtr doc = cfdi_parse_untrusted (b.data, b.len, &e);
-  buf_free (&b);
-  if (doc == NULL)
-    {
-      fprintf (stderr, "facturo cfdi cadena: %s: %s\n", path, e.message);
-      return 2;
-    }
   struct buf out = BUF_INIT;
   xmlNodePtr root = xmlDocGetRootElement (doc);
   bool ok;
