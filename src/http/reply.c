@@ -75,6 +75,23 @@ queue (struct req *rq, unsigned status, struct MHD_Response *r, size_t bytes)
   return ret;
 }
 
+/* Queues s (malloc'd JSON text, freed here) as application/json. */
+static enum MHD_Result
+queue_json (struct req *rq, unsigned status, char *s)
+{
+  size_t n = strlen (s);
+  struct MHD_Response *r
+      = MHD_create_response_from_buffer (n, s, MHD_RESPMEM_MUST_FREE);
+  if (r == NULL)
+    {
+      free (s);
+      return MHD_NO;
+    }
+  MHD_add_response_header (r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                           "application/json");
+  return queue (rq, status, r, n);
+}
+
 enum MHD_Result
 reply_text (struct req *rq, unsigned status, const char *content_type,
             const char *text, size_t len)
@@ -99,17 +116,7 @@ reply_json (struct req *rq, unsigned status, json_t *body)
   json_decref (body);
   if (s == NULL)
     return reply_error (rq, ERR_INTERNAL, NULL);
-  size_t n = strlen (s);
-  struct MHD_Response *r
-      = MHD_create_response_from_buffer (n, s, MHD_RESPMEM_MUST_FREE);
-  if (r == NULL)
-    {
-      free (s);
-      return MHD_NO;
-    }
-  MHD_add_response_header (r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                           "application/json");
-  return queue (rq, status, r, n);
+  return queue_json (rq, status, s);
 }
 
 enum MHD_Result
@@ -148,17 +155,7 @@ reply_error (struct req *rq, enum http_err e, const char *field)
   char *s = reply_error_text (rq, e, field);
   if (s == NULL)
     return MHD_NO;
-  size_t n = strlen (s);
-  struct MHD_Response *r
-      = MHD_create_response_from_buffer (n, s, MHD_RESPMEM_MUST_FREE);
-  if (r == NULL)
-    {
-      free (s);
-      return MHD_NO;
-    }
-  MHD_add_response_header (r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                           "application/json");
-  return queue (rq, errs[e].status, r, n);
+  return queue_json (rq, errs[e].status, s);
 }
 
 enum MHD_Result
