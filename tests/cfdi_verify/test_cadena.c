@@ -27,6 +27,8 @@
 
 #include "cfdi/cadena.h"
 
+#include "samples.h"
+
 #define SAT_CFD "/sat/www.sat.gob.mx/sitio_internet/cfd/"
 
 static xsltStylesheetPtr xslt_40, xslt_tfd;
@@ -40,16 +42,6 @@ quiet (void *ctx, const char *msg, ...)
 {
   (void)ctx;
   (void)msg;
-}
-
-static char *
-slurp (const char *path, size_t *len)
-{
-  struct buf b = BUF_INIT;
-  if (read_file (path, &b, 0) != 0)
-    return NULL;
-  *len = b.len;
-  return buf_steal (&b);
 }
 
 /* libxslt's cadena of doc; caller frees. */
@@ -621,12 +613,6 @@ test_refusals (void **state)
   xmlFreeDoc (doc);
 }
 
-static int
-cmp_str (const void *a, const void *b)
-{
-  return strcmp (*(char *const *)a, *(char *const *)b);
-}
-
 int
 main (void)
 {
@@ -650,18 +636,9 @@ main (void)
       return 1;
     }
   snprintf (samples_dir, sizeof samples_dir, "%s/sat/samples", shared);
-  DIR *d = opendir (samples_dir);
-  if (d == NULL)
+  n_samples = samples_list (samples_dir, sample_names, 64);
+  if (n_samples < 0)
     return 1;
-  struct dirent *de;
-  while ((de = readdir (d)) != NULL && n_samples < 64)
-    {
-      size_t l = strlen (de->d_name);
-      if (l > 4 && strcmp (de->d_name + l - 4, ".xml") == 0)
-        sample_names[n_samples++] = strdup (de->d_name);
-    }
-  closedir (d);
-  qsort (sample_names, n_samples, sizeof *sample_names, cmp_str);
 
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_samples),

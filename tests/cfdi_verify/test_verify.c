@@ -34,6 +34,8 @@
 #include "cfdi/cadena.h"
 #include "cfdi/verify.h"
 
+#include "samples.h"
+
 static char shared[1024];
 static char samples_dir[1200];
 static char *sample_names[64];
@@ -41,16 +43,6 @@ static int n_samples;
 static char tmpdir[256];
 
 /* ---- helpers ------------------------------------------------------- */
-
-static char *
-slurp (const char *path, size_t *len)
-{
-  struct buf b = BUF_INIT;
-  if (read_file (path, &b, 0) != 0)
-    return NULL;
-  *len = b.len;
-  return buf_steal (&b);
-}
 
 static char *
 sample_bytes (int i, size_t *len)
@@ -775,12 +767,6 @@ link_into (const char *target, const char *name)
   assert_int_equal (symlink (target, p), 0);
 }
 
-static int
-cmp_str (const void *a, const void *b)
-{
-  return strcmp (*(char *const *)a, *(char *const *)b);
-}
-
 int
 main (void)
 {
@@ -805,18 +791,9 @@ main (void)
   link_into (t, "sat/certs");
   setenv ("FACTURO_DATA", tmpdir, 1);
 
-  DIR *d = opendir (samples_dir);
-  if (d == NULL)
+  n_samples = samples_list (samples_dir, sample_names, 64);
+  if (n_samples < 0)
     return 1;
-  struct dirent *de;
-  while ((de = readdir (d)) != NULL && n_samples < 64)
-    {
-      size_t l = strlen (de->d_name);
-      if (l > 4 && strcmp (de->d_name + l - 4, ".xml") == 0)
-        sample_names[n_samples++] = strdup (de->d_name);
-    }
-  closedir (d);
-  qsort (sample_names, n_samples, sizeof *sample_names, cmp_str);
   signer_load (&eku, "EKU9003173C9", "EKU9003173C9");
   signer_load (&xia, "expired/XIA190128J61", "XIA190128J61");
 
