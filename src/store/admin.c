@@ -123,6 +123,25 @@ is_help (const char *a)
   return a && (strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0);
 }
 
+/* The start of a command with subcommands (argv[1]): without one, usage
+ * on stderr and EXIT_USAGE; for -h or --help, usage on stdout and
+ * EXIT_OK; else -1 to go on. */
+static int
+subcommand_usage (int argc, char **argv, const char *usage)
+{
+  if (argc < 2)
+    {
+      fputs (usage, stderr);
+      return EXIT_USAGE;
+    }
+  if (is_help (argv[1]))
+    {
+      fputs (usage, stdout);
+      return EXIT_OK;
+    }
+  return -1;
+}
+
 /* One "--name VALUE" option and where its value goes. */
 struct opt_arg
 {
@@ -771,16 +790,9 @@ static const char branch_usage[]
 int
 cmd_branch (int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      fputs (branch_usage, stderr);
-      return EXIT_USAGE;
-    }
-  if (is_help (argv[1]))
-    {
-      fputs (branch_usage, stdout);
-      return EXIT_OK;
-    }
+  int done = subcommand_usage (argc, argv, branch_usage);
+  if (done >= 0)
+    return done;
   bool add = strcmp (argv[1], "add") == 0;
   if (!add && strcmp (argv[1], "list") != 0)
     return bad ("branch", "unknown subcommand '%s' (add, list)", argv[1]);
@@ -791,7 +803,7 @@ cmd_branch (int argc, char **argv)
   const struct opt_arg args[]
       = { { "db", &db },     { "tenant", &slug }, { "code", &code },
           { "name", &name }, { "zip", &zip },     { NULL, NULL } };
-  int done = parse_opts (cmd, branch_usage, argc, argv, args, false);
+  done = parse_opts (cmd, branch_usage, argc, argv, args, false);
   if (done >= 0)
     return done;
   if (!slug)
@@ -863,16 +875,9 @@ static const char user_usage[]
 int
 cmd_user (int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      fputs (user_usage, stderr);
-      return EXIT_USAGE;
-    }
-  if (is_help (argv[1]))
-    {
-      fputs (user_usage, stdout);
-      return EXIT_OK;
-    }
+  int done = subcommand_usage (argc, argv, user_usage);
+  if (done >= 0)
+    return done;
   if (strcmp (argv[1], "add") != 0)
     return bad ("user", "unknown subcommand '%s' (add)", argv[1]);
   const char *cmd = "user add";
@@ -883,7 +888,7 @@ cmd_user (int argc, char **argv)
   const struct opt_arg args[]
       = { { "db", &db },     { "tenant", &slug },       { "email", &email },
           { "role", &role }, { "password-file", &pwf }, { NULL, NULL } };
-  int done = parse_opts (cmd, user_usage, argc, argv, args, false);
+  done = parse_opts (cmd, user_usage, argc, argv, args, false);
   if (done >= 0)
     return done;
   if (!slug || !email || !role)
@@ -948,16 +953,9 @@ static const char apikey_usage[]
 int
 cmd_apikey (int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      fputs (apikey_usage, stderr);
-      return EXIT_USAGE;
-    }
-  if (is_help (argv[1]))
-    {
-      fputs (apikey_usage, stdout);
-      return EXIT_OK;
-    }
+  int done = subcommand_usage (argc, argv, apikey_usage);
+  if (done >= 0)
+    return done;
   const char *sub = argv[1];
   char cmd[32];
   snprintf (cmd, sizeof cmd, "apikey %s", sub);
@@ -971,7 +969,7 @@ cmd_apikey (int argc, char **argv)
   const struct opt_arg args[] = {
     { "db", &db }, { "tenant", &slug }, { "name", &name }, { NULL, NULL }
   };
-  int done = parse_opts (cmd, apikey_usage, argc, argv, args, true);
+  done = parse_opts (cmd, apikey_usage, argc, argv, args, true);
   if (done >= 0)
     return done;
   if (!slug)
