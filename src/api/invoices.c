@@ -141,13 +141,17 @@ result_err (enum issue_result r, const char **field)
     }
 }
 
+/* The invoice's mail is queued with lang NULL: the merchant's language
+ * (branding.mail.lang, default Spanish), never the API client's
+ * Accept-Language (docs/mail.md). */
+
 /* Inside api_post_run's transaction (an Idempotency-Key was sent). */
 static enum store_status
 post_fn (struct store *s, struct api_post *p)
 {
   struct post *c = p->arg;
   c->result = issue_invoice_for_tickets_tx (s, p->rq->tenant_id, &c->ticket, 1,
-                                            &c->r, c->actor, p->rq->lang, 0,
+                                            &c->r, c->actor, NULL, 0,
                                             &c->out);
   if (c->result == ISSUE_OK || c->result == ISSUE_EXISTING)
     {
@@ -281,7 +285,7 @@ api_tickets_post_id_invoice (struct req *rq)
    * gets its own precise answer. */
   c.result
       = issue_invoice_for_tickets (rq->app->store, rq->tenant_id, &c.ticket, 1,
-                                   &c.r, c.actor, rq->lang, 0, &c.out);
+                                   &c.r, c.actor, NULL, 0, &c.out);
   if (c.result == ISSUE_OK || c.result == ISSUE_EXISTING)
     {
       enum store_status st;
