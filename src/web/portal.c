@@ -1682,6 +1682,16 @@ portal_get_download (struct req *rq)
       store_invoice_clear (&inv);
       goto out;
     }
+  /* The delivery timeline (GET /v1/invoices/{id}/events): the shopper
+   * fetched the document in the portal.  Best effort: a failed write
+   * must not cost them the download. */
+  char detail[32];
+  snprintf (detail, sizeof detail, "{\"document\":\"%s\"}", file);
+  if (store_event_add (p.app->store, p.t.id, iid, 0, "viewed", "portal",
+                       detail, NULL)
+      < 0)
+    log_warn ("request %s: portal: invoice %lld: viewed event not recorded",
+              rq->request_id, iid);
   char name[96];
   snprintf (name, sizeof name, "%s-%s-%lld.%s", p.t.rfc, inv.series,
             (long long)inv.folio, file);

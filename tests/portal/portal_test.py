@@ -280,6 +280,15 @@ def scenarios(env, workdir):
           "receiver in the XML")
     st, h, pdf = Browser(env).req("GET", pdf_url)
     check(st == 200 and pdf[:5] == b"%PDF-", "PDF by signed link %d" % st)
+    c = sqlite3.connect(env.dbfile, timeout=10)
+    viewed = [r[0] for r in c.execute(
+        "SELECT e.detail FROM invoice_events e JOIN invoices i"
+        " ON i.tenant_id = e.tenant_id AND i.id = e.invoice_id"
+        " WHERE i.uuid = ? AND e.kind = 'viewed' AND e.actor = 'portal'"
+        " ORDER BY e.id", (uuid,))]
+    c.close()
+    check(viewed == ['{"document":"xml"}', '{"document":"pdf"}'],
+          "both downloads on the invoice's timeline as viewed: %r" % viewed)
     bad = xml_url[:-3] + ("AAA" if not xml_url.endswith("AAA") else "BBB")
     st, _, _ = Browser(env).req("GET", bad)
     check(st == 404, "tampered link -> %d" % st)
