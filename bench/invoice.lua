@@ -6,7 +6,10 @@
 -- A thread stops once every one of its ids has been sent (requests still
 -- in flight then are not counted; wrk itself keeps waiting until -d is
 -- over, so its Requests/sec is not the rate: done() computes it).
--- FACTURO_BENCH_KEY holds the API key.
+-- FACTURO_BENCH_KEY holds the API key.  With FACTURO_BENCH_IDEM=1 each
+-- request carries an Idempotency-Key (as a careful POS sends), which on
+-- SQLite puts the issue into the group commit of POSTs; without it each
+-- invoice is its own transaction (docs/invoices.md, src/api/invoices.c).
 -- done() prints "M2 created=… existing=… other=… seconds=… rate=…":
 -- created = 201 answers (new invoices), existing = 200 (a ticket that
 -- already had its invoice: only the few repeats sent while a thread
@@ -30,6 +33,7 @@ local receiver = '{"customer":{"legal_name":"UNIVERSIDAD ROBOTICA ESPANOLA",' ..
   '"use":"G03"}'
 local headers = { ["Authorization"] = "Bearer " .. key,
                   ["Content-Type"] = "application/json" }
+local idem = os.getenv("FACTURO_BENCH_IDEM") == "1"
 
 local threads, count = {}, 0
 function setup(thread)
@@ -51,6 +55,7 @@ end
 function request()
   local id = ids[next_i] or ids[#ids]
   if next_i <= #ids then next_i = next_i + 1 end
+  if idem then headers["Idempotency-Key"] = "bench-invoice-" .. (id or "0") end
   return wrk.format("POST", "/v1/tickets/" .. (id or "0") .. "/invoice",
                     headers, receiver)
 end

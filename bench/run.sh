@@ -30,6 +30,7 @@
 #   BENCH_DURATION=10   wrk seconds per run      BENCH_RUNS=3   runs per figure
 #   BENCH_THREADS=64    facturo serve --threads  BENCH_M2_CONNECTIONS=64
 #   BENCH_M2_TICKETS=20000  at most this many tickets offered per M2 run
+#   BENCH_M2_IDEM=1     M2 sends an Idempotency-Key (joins the group commit)
 #   BENCH_TMPDIR=/tmp   where the databases go (a disk, not tmpfs)
 # Needs wrk, sqlite3, curl, python3, openssl (scripts/deps.sh --test).
 set -eu
@@ -187,7 +188,10 @@ echo "   ratio to trivial handler:               $(ratio "$get" "$trivial")"
 echo
 
 echo "== M2: self-invoice at the counter, POST /v1/tickets/{id}/invoice"
-echo "   (tickets created beforehand: only the invoice step is timed; wrk -t2 -c$m2conn)"
+FACTURO_BENCH_IDEM=${BENCH_M2_IDEM:-0}
+export FACTURO_BENCH_IDEM
+echo "   (tickets created beforehand: only the invoice step is timed; wrk -t2 -c$m2conn;"
+echo "    Idempotency-Key sent: $([ "$FACTURO_BENCH_IDEM" = 1 ] && echo "yes (group commit)" || echo "no (one transaction each)"))"
 open_tickets() { sqlite3 "$dbf" "SELECT COUNT(*) FROM tickets WHERE status = 'open'"; }
 # Offer each run min(BENCH_M2_TICKETS, open tickets / runs) tickets, at
 # least 2,000: create more (untimed) when M1 left too few.
@@ -351,5 +355,5 @@ row M5 "global invoice, 10k tickets" "${m5a} s, ${m5ar} MiB" "-" "-" "<= 1 s, <=
 row M5 "global invoice, 100k tickets" "${m5b} s, ${m5br} MiB" "-" "-" "<= 10 s, <= 256 MiB" "$(met "$m5b > 0 && $m5b <= 10 && $m5br <= 256")"
 row -- "mail outbox (no target)" "$mail e-mails/s" "-" "-" "-" ""
 echo "limits: RSA-2048 $rsa1/s 1 core, $rsa2/s 2 processes; trivial handler $trivial req/s; one-row FULL commits $(median <"$tmp/commit")/s (median of all $(wc -l <"$tmp/commit") samples; M1 used $commit1, M2 $commit2 and RSA $rsa2m)"
-echo "M2: POST /v1/tickets/{id}/invoice, tickets made beforehand (only the invoice step timed), wrk -c$m2conn; M3: GET /v1/invoices stands in for the customer portal's list (none exists yet)"
+echo "M2: POST /v1/tickets/{id}/invoice, tickets made beforehand (only the invoice step timed), wrk -c$m2conn, Idempotency-Key $([ "$FACTURO_BENCH_IDEM" = 1 ] && echo yes || echo no); M3: GET /v1/invoices stands in for the customer portal's list (none exists yet)"
 echo "B1, B2: rates per CPU-second inside bench_issue / bench_cadena (their own same-run limit); B3: against BENCH.md's reference, not a same-run limit"
