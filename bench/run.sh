@@ -32,7 +32,7 @@
 #   BENCH_M2_TICKETS=20000  at most this many tickets offered per M2 run
 #   BENCH_M2_IDEM=1     M2 sends an Idempotency-Key (joins the group commit)
 #   BENCH_TMPDIR=/tmp   where the databases go (a disk, not tmpfs)
-# Needs wrk, sqlite3, curl, python3, openssl (scripts/deps.sh --test).
+# Needs wrk, sqlite3, python3, openssl (scripts/deps.sh --test).
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -52,7 +52,7 @@ m2conn=${BENCH_M2_CONNECTIONS:-64}
 m2cap=${BENCH_M2_TICKETS:-20000}
 bin="$bdir/facturo"
 [ -x "$bin" ] || { echo "bench: build first (ninja -C $bdir)" >&2; exit 1; }
-for c in wrk sqlite3 curl python3 openssl; do
+for c in wrk sqlite3 python3 openssl; do
   command -v $c >/dev/null || { echo "bench: $c is missing (scripts/deps.sh --test)" >&2; exit 1; }
 done
 # The bench programs find SAT's test data and facturo's data through these.
@@ -82,6 +82,12 @@ wait_port() {
     i=$((i+1)); [ $i -gt 100 ] && { echo "bench: nothing listens on $1" >&2; exit 1; }
     sleep 0.1
   done
+}
+# fetch PATH: GET $url$PATH with the API key, body to stdout (no curl needed)
+fetch() {
+  python3 -c 'import os, sys, urllib.request as u
+r = u.Request(sys.argv[1], headers={"Authorization": "Bearer " + os.environ["FACTURO_BENCH_KEY"]})
+sys.stdout.buffer.write(u.urlopen(r, timeout=60).read())' "$url$1"
 }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # pct P FILE -> wrk's latency percentile P (50, 99) of FILE in ms
@@ -169,8 +175,7 @@ limit=$(min "$trivial" "$commit1")
 post=$(cut -d' ' -f1 "$tmp/post" | median)
 postp99=$(cut -d' ' -f2 "$tmp/post" | median)
 postbad=$(awk '{s+=$3} END {print s+0}' "$tmp/post")
-FACTURO_BENCH_TICKET=$(curl -s -H "Authorization: Bearer $FACTURO_BENCH_KEY" \
-  "$url/v1/tickets?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
+FACTURO_BENCH_TICKET=$(fetch "/v1/tickets?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
 export FACTURO_BENCH_TICKET
 : >"$tmp/get"
 for i in $(seq "$runs"); do wrk_rate -t2 -c64 -d"${dur}s" -s bench/get.lua "$url" >>"$tmp/get"; done
@@ -243,7 +248,7 @@ echo
 
 echo "== M3: invoice list page, GET /v1/invoices (50 newest; stands in for the customer portal's list)"
 export FACTURO_BENCH_PATH=/v1/invoices
-curl -s -H "Authorization: Bearer $FACTURO_BENCH_KEY" "$url/v1/invoices" >"$tmp/list.json"
+fetch /v1/invoices >"$tmp/list.json"
 inv=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["data"]; print(d[0]["id"] if d else ""); print(len(d), file=sys.stderr)' \
   "$tmp/list.json" 2>"$tmp/list.n")
 : >"$tmp/m3"
@@ -259,8 +264,8 @@ echo "== M4: download a stored invoice, GET /v1/invoices/{id}/xml and /pdf"
 m4x=0 m4xp99=0 m4p=0 m4pp99=0 m4xbad=0 m4pbad=0
 if [ -n "$inv" ]; then
   # The PDF is rendered on its first download and stored: do that first.
-  xbytes=$(curl -s -H "Authorization: Bearer $FACTURO_BENCH_KEY" "$url/v1/invoices/$inv/xml" | wc -c)
-  pbytes=$(curl -s -H "Authorization: Bearer $FACTURO_BENCH_KEY" "$url/v1/invoices/$inv/pdf" | wc -c)
+  xbytes=$(fetch "/v1/invoices/$inv/xml" | wc -c)
+  pbytes=$(fetch "/v1/invoices/$inv/pdf" | wc -c)
   for kind in xml pdf; do
     export FACTURO_BENCH_PATH="/v1/invoices/$inv/$kind"
     : >"$tmp/m4$kind"
