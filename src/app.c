@@ -58,6 +58,7 @@ static const struct setting
   S ("timeout", "FACTURO_TIMEOUT", K_UINT, timeout, 3600),
   S ("global_interval", "FACTURO_GLOBAL_INTERVAL", K_UINT, global_interval,
      86400),
+  S ("stamp", "FACTURO_STAMP", K_STR, stamp, 0),
   S ("secret_file", "FACTURO_SECRET_KEY_FILE", K_STR, secret_file, 0),
   S ("log_level", "FACTURO_LOG_LEVEL", K_LEVEL, log_level, 0),
 #undef S
@@ -77,6 +78,7 @@ app_config_defaults (struct app_config *c)
   c->shutdown_timeout = 30;
   c->timeout = 30;
   c->global_interval = 600;
+  snprintf (c->stamp, sizeof c->stamp, "sandbox");
   snprintf (c->log_level, sizeof c->log_level, "info");
 }
 
@@ -294,7 +296,8 @@ app_config_print (const struct app_config *c, FILE *f)
            c->rate_burst);
   fprintf (f, "shutdown_timeout = %u\ntimeout = %u\n", c->shutdown_timeout,
            c->timeout);
-  fprintf (f, "global_interval = %u\n", c->global_interval);
+  fprintf (f, "global_interval = %u\nstamp = %s\n", c->global_interval,
+           c->stamp);
   fprintf (f, "secret_file = %s\nlog_level = %s\n", c->secret_file,
            c->log_level);
 }

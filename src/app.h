@@ -36,6 +36,7 @@ struct app_config
   unsigned shutdown_timeout; /* seconds to wait for in-flight requests */
   unsigned timeout;          /* idle connection timeout, seconds */
   unsigned global_interval;  /* seconds between global-invoice runs, 0 = off */
+  char stamp[32];            /* stamping provider of merchants that set none */
   char secret_file[1024];    /* "" = next to the SQLite file */
   char log_level[16];        /* debug | info | warn | error */
   char config_file[1024];    /* the file read, "" if none */

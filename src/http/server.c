@@ -238,6 +238,8 @@ usage (FILE *f)
       "  --timeout S           idle connection timeout (default 30)\n"
       "  --global-interval S   seconds between global-invoice runs (default "
       "600, 0 = off)\n"
+      "  --stamp NAME          stamping provider of merchants that set none "
+      "(default sandbox)\n"
       "  --secret-file F       server secret (default next to the database)\n"
       "  --log-level L         debug | info | warn | error (default info)\n"
       "  --print-routes        print the route table and exit\n"
@@ -368,6 +370,18 @@ cmd_serve (int argc, char **argv)
       return 0;
     }
   log_set_level (level_of (app.cfg.log_level));
+  {
+    /* Refuse an unknown provider now rather than at the first invoice. */
+    struct ferr fe;
+    memset (&fe, 0, sizeof fe);
+    issue_set_default_stamp (app.cfg.stamp);
+    if (issue_pac (app.cfg.stamp, &fe) == NULL)
+      {
+        fprintf (stderr, "facturo serve: --stamp %s: %s\n", app.cfg.stamp,
+                 fe.message);
+        return 2;
+      }
+  }
   if (sodium_init () < 0)
     {
       fprintf (stderr, "facturo serve: libsodium failed to start\n");

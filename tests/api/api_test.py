@@ -813,6 +813,16 @@ def config_precedence(workdir):
     check(cfg.get("listen") == "127.0.0.2:9999", "file beats default")
     check(cfg.get("log_level") == "warn", "quoted value")
     check(cfg.get("rate_burst") == "100", "default")
+    check(cfg.get("stamp") == "sandbox" and cfg.get("global_interval") == "600",
+          "stamping provider and global-invoice job defaults: %r" % cfg)
+    p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--db",
+                        "sqlite:" + os.path.join(workdir, "stamp.db")],
+                       capture_output=True, text=True, timeout=20,
+                       env=dict(os.environ, FACTURO_STAMP="no-such-pac"))
+    check(p.returncode == 2 and "no-such-pac" in p.stderr
+          and p.stderr.count("\n") == 1,
+          "unknown stamping provider refused at start: %d %r"
+          % (p.returncode, p.stderr))
     for bad_args, what in [(["--threads", "x"], "bad number"),
                            (["--listen", "nope"], "bad listen"),
                            (["--color", "red"], "unknown flag"),
