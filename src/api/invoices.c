@@ -8,6 +8,10 @@
  *   GET  /v1/invoices/{id}         one invoice (no documents)
  *   GET  /v1/invoices/{id}/xml     the stored, stamped bytes
  *   GET  /v1/invoices/{id}/pdf     rendered once, stored, then served
+ *   POST /v1/invoices/{id}/cancel  cancel through the tenant's stamping
+ *                                  provider (motive 01..04); 200 with the
+ *                                  invoice and its `cancellation`
+ *   GET  /v1/invoices/{id}/cancellation/acuse  the provider's acuse
  *
  * The issuing itself is api/issue.c's (the same function the portal
  * calls); this file maps JSON and results to HTTP.  Every lookup is
@@ -19,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfdi/cancel.h"
+#include "cfdi/pac.h"
 #include "core/catalog.h"
 #include "core/ticket.h"
 #include "pdf/pdf.h"
@@ -39,6 +45,54 @@ amount_json (int64_t v, const char *currency)
   return json_string (money_format (v, c ? c->decimals : 2, b));
 }
 
+/* The status word of the API: "valid", "cancellation_pending",
+ * "cancelled" (the store's "cancel_pending" is renamed here). */
+static const char *
+api_status_name (enum store_invoice_status st)
+{
+  return st == STORE_INVOICE_CANCEL_PENDING ? "cancellation_pending"
+                                            : store_invoice_status_name (st);
+}
+
+/* The `cancellation` object, or NULL if none was ever requested. */
+static json_t *
+cancellation_json (const struct store_invoice *inv)
+{
+  if (inv->cancel_requested_at == 0 && inv->cancel_reason[0] == '\0')
+    return NULL;
+  json_t *c = json_object ();
+  json_object_set_new (c, "motive", json_string (inv->cancel_reason));
+  json_object_set_new (c, "substitution",
+                       inv->cancel_substitute[0]
+                           ? json_string (inv->cancel_substitute)
+                           : json_null ());
+  json_object_set_new (c, "requested_at",
+                       api_time_json (inv->cancel_requested_at));
+  json_object_set_new (
+      c, "status",
+      json_string (inv->cancel_status[0] ? inv->cancel_status : "requested"));
+  json_object_set_new (c, "acknowledged_at",
+                       inv->cancel_ack_date[0]
+                           ? json_string (inv->cancel_ack_date)
+                           : json_null ());
+  json_object_set_new (c, "provider",
+                       inv->cancel_provider[0]
+                           ? json_string (inv->cancel_provider)
+                           : json_null ());
+  json_object_set_new (c, "sat_code",
+                       inv->cancel_sat_code[0]
+                           ? json_string (inv->cancel_sat_code)
+                           : json_null ());
+  if (inv->cancel_ack)
+    {
+      char url[80];
+      snprintf (url, sizeof url, "/v1/invoices/%lld/cancellation/acuse",
+                (long long)inv->id);
+      json_object_set_new (c, "acuse_url", json_string (url));
+    }
+  return c;
+}
+
 static json_t *
 invoice_json (struct req *rq, const struct store_invoice *inv,
               const int64_t *tickets, size_t n_tickets)
@@ -49,17 +103,19 @@ invoice_json (struct req *rq, const struct store_invoice *inv,
       "s:o}",
       "id", api_id_json (inv->id), "uuid", inv->uuid, "series", inv->series,
       "folio", (json_int_t)inv->folio, "type", inv->type, "status",
-      store_invoice_status_name (inv->status), "customer", "tax_id",
-      inv->customer_rfc, "legal_name", inv->customer_name, "email",
-      inv->customer_email, "total", amount_json (inv->total, inv->currency),
-      "currency", inv->currency, "sha256", inv->sha256, "created_at",
-      api_time_json (inv->created_at));
+      api_status_name (inv->status), "customer", "tax_id", inv->customer_rfc,
+      "legal_name", inv->customer_name, "email", inv->customer_email, "total",
+      amount_json (inv->total, inv->currency), "currency", inv->currency,
+      "sha256", inv->sha256, "created_at", api_time_json (inv->created_at));
   if (o == NULL)
     return json_object ();
   snprintf (url, sizeof url, "/v1/invoices/%lld/xml", (long long)inv->id);
   json_object_set_new (o, "xml_url", json_string (url));
   snprintf (url, sizeof url, "/v1/invoices/%lld/pdf", (long long)inv->id);
   json_object_set_new (o, "pdf_url", json_string (url));
+  json_t *cj = cancellation_json (inv);
+  if (cj)
+    json_object_set_new (o, "cancellation", cj);
   if (tickets)
     {
       json_t *a = json_array ();
@@ -151,8 +207,7 @@ post_fn (struct store *s, struct api_post *p)
 {
   struct post *c = p->arg;
   c->result = issue_invoice_for_tickets_tx (s, p->rq->tenant_id, &c->ticket, 1,
-                                            &c->r, c->actor, NULL, 0,
-                                            &c->out);
+                                            &c->r, c->actor, NULL, 0, &c->out);
   if (c->result == ISSUE_OK || c->result == ISSUE_EXISTING)
     {
       enum store_status st;
@@ -447,7 +502,9 @@ api_invoices_get (struct req *rq)
     return reply_error (rq, ERR_INVALID_PARAMETER, "date_to");
   int status = -1;
   const char *sv = req_query (rq, "status");
-  if (sv && *sv && (status = store_invoice_status_parse (sv)) < 0)
+  if (sv && strcmp (sv, "cancellation_pending") == 0)
+    status = STORE_INVOICE_CANCEL_PENDING;
+  else if (sv && *sv && (status = store_invoice_status_parse (sv)) < 0)
     return reply_error (rq, ERR_INVALID_PARAMETER, "status");
   const char *rfc = req_query (rq, "customer");
   if (rfc && (*rfc == '\0' || strlen (rfc) > 13))
@@ -501,4 +558,264 @@ api_invoices_get (struct req *rq)
   return reply_json (rq, 200,
                      json_pack ("{s:o, s:o}", "data", data, "next_cursor",
                                 api_cursor_json (next)));
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/invoices/{id}/cancel                                      */
+/* ------------------------------------------------------------------ */
+
+/* Three steps, never one transaction around the provider call (it is
+ * external and may take seconds):
+ *   1. the request is committed alone (status cancellation_pending,
+ *      cancellation.status "requested");
+ *   2. the provider (pac_cancel, the tenant's stamping provider) is asked,
+ *      outside any transaction;
+ *   3. its answer, the event and the Idempotency-Key's answer are written
+ *      in one transaction (api_post_run).
+ * A crash or a provider outage between 1 and 3 leaves "requested"; the
+ * same request again (same motive and substitution) asks the provider
+ * again and completes it (SAT answers a repeated cancellation with the
+ * same acuse). */
+
+struct cancel
+{
+  int64_t id;
+  const char *provider;
+  struct cancel_ack ack;
+  char detail[256];
+};
+
+/* Step 3, inside api_post_run's transaction. */
+static enum store_status
+cancel_fn (struct store *s, struct api_post *p)
+{
+  struct cancel *c = p->arg;
+  bool done = c->ack.status == CANCEL_STATUS_CANCELLED;
+  struct store_cancel_answer a = { .status = done ? "cancelled" : "pending",
+                                   .ack = c->ack.acuse_xml,
+                                   .ack_date = c->ack.date,
+                                   .provider = c->provider,
+                                   .sat_code = c->ack.sat_code };
+  enum store_status st
+      = store_invoice_cancel_answer (s, p->rq->tenant_id, c->id, &a);
+  if (st < 0)
+    return st;
+  if (st == STORE_NONE)
+    {
+      /* Answered meanwhile by a concurrent request. */
+      api_error_answer (p, ERR_INVOICE_CANCELLED, NULL);
+      return STORE_ONE;
+    }
+  st = store_event_add (s, p->rq->tenant_id, c->id, 0,
+                        done ? "cancelled" : "cancellation_pending", "api",
+                        c->detail, NULL);
+  if (st < 0)
+    return st;
+  json_t *o = invoice_answer (s, p->rq, c->id, &st);
+  if (o == NULL)
+    return st == STORE_NONE ? STORE_HARD : st;
+  api_json_answer (p, 200, o);
+  return STORE_ONE;
+}
+
+/* Checks the substituting invoice of motive 01: same tenant, exists, not
+ * cancelled.  The CfdiRelacionados TipoRelacion 04 link is not checked
+ * (docs/invoices.md).  Queues the error and returns false. */
+static bool
+substitute_ok (struct req *rq, const char *uuid, enum MHD_Result *ret)
+{
+  struct store_invoice sub;
+  memset (&sub, 0, sizeof sub);
+  enum store_status st = store_invoice_find_uuid (
+      rq->app->store, rq->tenant_id, uuid, false, &sub);
+  bool ok = st == STORE_ONE && sub.status == STORE_INVOICE_VALID;
+  store_invoice_clear (&sub);
+  if (st < 0)
+    *ret = api_store_failed (rq, st);
+  else if (!ok)
+    {
+      struct ferr fe;
+      memset (&fe, 0, sizeof fe);
+      ferr_set (&fe, "cancel_substitute_unknown", "substitution",
+                "substitution %s is not a valid invoice of this merchant",
+                "la sustitución %s no es una factura vigente de este comercio",
+                uuid);
+      *ret = reply_ferr (rq, 400, &fe);
+    }
+  return ok && st == STORE_ONE;
+}
+
+static enum MHD_Result
+cancel_run (struct req *rq, struct cancel *c, struct store_invoice *inv)
+{
+  struct store *s = rq->app->store;
+  /* Idempotent replay first: a key already answered replays that answer
+   * without asking the provider again. */
+  bool badkey;
+  const char *key = idem_key (rq, &badkey);
+  if (badkey)
+    return reply_error (rq, ERR_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key");
+  if (key)
+    {
+      struct store_idem idem;
+      memset (&idem, 0, sizeof idem);
+      enum store_status st = store_idem_get (s, rq->tenant_id, key, &idem);
+      store_idem_clear (&idem);
+      if (st == STORE_ONE)
+        return api_post_run (rq, cancel_fn, c);
+    }
+
+  static const char *const top[] = { "motive", "substitution", NULL };
+  const char *bad = json_unknown_key (rq->json, top);
+  if (bad)
+    return reply_error (rq, ERR_UNKNOWN_FIELD, bad);
+  json_t *mv = json_object_get (rq->json, "motive");
+  if (mv == NULL || json_is_null (mv))
+    return reply_error (rq, ERR_MISSING_FIELD, "motive");
+  if (!json_is_string (mv)
+      || cancel_reason_parse (json_string_value (mv)) == CANCEL_REASON_NONE)
+    return reply_error (rq, ERR_INVALID_FIELD, "motive");
+  const char *sub = NULL;
+  if (!opt_str (rq->json, "substitution", &sub))
+    return reply_error (rq, ERR_INVALID_FIELD, "substitution");
+  enum cancel_reason reason = cancel_reason_parse (json_string_value (mv));
+  if (reason == CANCEL_REASON_01 && (sub == NULL || *sub == '\0'))
+    return reply_error (rq, ERR_MISSING_FIELD, "substitution");
+  if (reason != CANCEL_REASON_01 && sub && *sub)
+    return reply_error (rq, ERR_INVALID_FIELD, "substitution");
+
+  struct cancel_request req;
+  struct ferr fe;
+  memset (&fe, 0, sizeof fe);
+  if (!cancel_request_init (&req, inv->uuid, json_string_value (mv), sub, &fe))
+    {
+      /* the only input left that can fail */
+      snprintf (fe.field, sizeof fe.field, "substitution");
+      return reply_ferr (rq, 400, &fe);
+    }
+  if (inv->status == STORE_INVOICE_CANCELLED)
+    return reply_error (rq, ERR_INVOICE_CANCELLED, NULL);
+  if (inv->status == STORE_INVOICE_CANCEL_PENDING
+      && (strcmp (inv->cancel_reason, cancel_reason_code (reason)) != 0
+          || strcmp (inv->cancel_substitute, req.substitute_uuid) != 0))
+    return reply_error (rq, ERR_INVOICE_CANCEL_PENDING, NULL);
+  enum MHD_Result ret;
+  if (reason == CANCEL_REASON_01
+      && !substitute_ok (rq, req.substitute_uuid, &ret))
+    return ret;
+
+  struct store_tenant t;
+  store_tenant_init (&t);
+  enum store_status st = store_tenant_get (s, rq->tenant_id, &t);
+  if (st != STORE_ONE)
+    {
+      store_tenant_clear (&t);
+      return api_store_failed (rq, st < 0 ? st : STORE_HARD);
+    }
+  snprintf (req.issuer_rfc, sizeof req.issuer_rfc, "%s", t.rfc);
+  snprintf (req.receiver_rfc, sizeof req.receiver_rfc, "%s",
+            inv->customer_rfc);
+  req.total_micros = inv->total;
+  const struct pac *pac = issue_pac (t.stamp, &fe);
+  store_tenant_clear (&t);
+  if (pac == NULL)
+    {
+      log_error ("request %s: cancel: provider: %s", rq->request_id,
+                 fe.message);
+      return reply_error (rq, ERR_STAMP_UNAVAILABLE, NULL);
+    }
+  c->provider = pac->name;
+
+  /* 1. The request, committed alone. */
+  if (inv->status == STORE_INVOICE_VALID)
+    {
+      st = store_invoice_cancel_request (s, rq->tenant_id, c->id,
+                                         cancel_reason_code (reason),
+                                         req.substitute_uuid);
+      if (st == STORE_NONE) /* changed meanwhile */
+        return reply_error (rq, ERR_CONFLICT, NULL);
+      if (st < 0)
+        return api_store_failed (rq, st);
+    }
+
+  /* 2. The provider, outside any transaction. */
+  memset (&fe, 0, sizeof fe);
+  enum pac_status ps = pac_cancel (pac, &req, NULL, &c->ack, &fe);
+  if (ps == PAC_RETRY)
+    {
+      log_error ("request %s: cancel invoice %lld: %s: %s", rq->request_id,
+                 (long long)c->id, fe.code ? fe.code : "?", fe.message);
+      return reply_error (rq, ERR_STAMP_UNAVAILABLE, NULL);
+    }
+  if (ps != PAC_OK || c->ack.status == CANCEL_STATUS_REJECTED)
+    {
+      struct store_cancel_answer a = { .status = "rejected",
+                                       .ack = c->ack.acuse_xml,
+                                       .ack_date = c->ack.date,
+                                       .provider = c->provider,
+                                       .sat_code = c->ack.sat_code };
+      st = store_invoice_cancel_answer (s, rq->tenant_id, c->id, &a);
+      log_error ("request %s: cancel invoice %lld refused: %s: %s",
+                 rq->request_id, (long long)c->id, fe.code ? fe.code : "?",
+                 fe.message);
+      if (st < 0)
+        return api_store_failed (rq, st);
+      return reply_error (rq, ERR_CANCEL_REJECTED, NULL);
+    }
+
+  /* 3. The answer, the event and the key, together. */
+  json_t *d = json_pack (
+      "{s:s, s:s?, s:s, s:s}", "motive", cancel_reason_code (reason),
+      "substitution", req.substitute_uuid[0] ? req.substitute_uuid : NULL,
+      "provider", c->provider, "status", cancel_status_name (c->ack.status));
+  char *dt = d ? json_dumps (d, JSON_COMPACT) : NULL;
+  json_decref (d);
+  snprintf (c->detail, sizeof c->detail, "%s", dt ? dt : "{}");
+  free (dt);
+  return api_post_run (rq, cancel_fn, c);
+}
+
+enum MHD_Result
+api_invoices_post_id_cancel (struct req *rq)
+{
+  struct cancel c;
+  memset (&c, 0, sizeof c);
+  if (!api_param_id (rq, 0, &c.id))
+    return reply_error (rq, ERR_NOT_FOUND, NULL);
+  struct store_invoice inv;
+  memset (&inv, 0, sizeof inv);
+  enum store_status st
+      = store_invoice_get (rq->app->store, rq->tenant_id, c.id, false, &inv);
+  enum MHD_Result ret;
+  if (st == STORE_NONE)
+    ret = reply_error (rq, ERR_NOT_FOUND, NULL);
+  else if (st < 0)
+    ret = api_store_failed (rq, st);
+  else
+    ret = cancel_run (rq, &c, &inv);
+  store_invoice_clear (&inv);
+  cancel_ack_clear (&c.ack);
+  return ret;
+}
+
+enum MHD_Result
+api_invoices_get_id_cancellation_acuse (struct req *rq)
+{
+  int64_t id;
+  if (!api_param_id (rq, 0, &id))
+    return reply_error (rq, ERR_NOT_FOUND, NULL);
+  struct store_invoice inv;
+  memset (&inv, 0, sizeof inv);
+  enum store_status st
+      = store_invoice_get (rq->app->store, rq->tenant_id, id, false, &inv);
+  enum MHD_Result ret;
+  if (st == STORE_NONE || (st == STORE_ONE && inv.cancel_ack == NULL))
+    ret = reply_error (rq, ERR_NOT_FOUND, NULL);
+  else if (st < 0)
+    ret = api_store_failed (rq, st);
+  else
+    ret = reply_text (rq, 200, "application/xml; charset=utf-8",
+                      inv.cancel_ack, strlen (inv.cancel_ack));
+  store_invoice_clear (&inv);
+  return ret;
 }

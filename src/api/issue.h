@@ -235,6 +235,8 @@ enum MHD_Result api_invoices_get (struct req *rq);
 enum MHD_Result api_invoices_get_id (struct req *rq);
 enum MHD_Result api_invoices_get_id_xml (struct req *rq);
 enum MHD_Result api_invoices_get_id_pdf (struct req *rq);
+enum MHD_Result api_invoices_post_id_cancel (struct req *rq);
+enum MHD_Result api_invoices_get_id_cancellation_acuse (struct req *rq);
 enum MHD_Result api_tickets_get_id_qr (struct req *rq);
 
 #endif

@@ -49,6 +49,8 @@ const struct route http_routes[] = {
   { "GET",    "/v1/invoices/{id}",           api_invoices_get_id,          AUTH_API_KEY, 0 },
   { "GET",    "/v1/invoices/{id}/xml",       api_invoices_get_id_xml,      AUTH_API_KEY, 0 },
   { "GET",    "/v1/invoices/{id}/pdf",       api_invoices_get_id_pdf,      AUTH_API_KEY, 0 },
+  { "POST",   "/v1/invoices/{id}/cancel",    api_invoices_post_id_cancel,  AUTH_API_KEY, API_MAX_BODY_SMALL },
+  { "GET",    "/v1/invoices/{id}/cancellation/acuse", api_invoices_get_id_cancellation_acuse, AUTH_API_KEY, 0 },
   { "POST",   "/v1/invoices/{id}/email",     api_invoices_post_id_email,   AUTH_API_KEY, API_MAX_BODY_SMALL },
   { "GET",    "/v1/invoices/{id}/events",    api_invoices_get_id_events,   AUTH_API_KEY, 0 },
 

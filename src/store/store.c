@@ -3006,7 +3006,8 @@ store_invoice_list_free (struct store_invoice *a, size_t n)
   "id, tenant_id, uuid, series, folio, type, status, customer_rfc,"           \
   " customer_name, customer_email, total, currency, sha256, prev_hash,"       \
   " chain_hash, cancel_reason, cancel_substitute, cancel_requested_at,"       \
-  " cancel_ack, created_at"
+  " cancel_ack, created_at, cancel_status, cancel_ack_date,"                  \
+  " cancel_provider, cancel_sat_code"
 #define INVOICE_DOCS ", xml, pdf"
 
 static void
@@ -3034,6 +3035,10 @@ read_invoice_common (struct q *q, struct store_invoice *v)
   v->cancel_requested_at = ci (q, 17);
   v->cancel_ack = cdup (q, 18);
   v->created_at = ci (q, 19);
+  ccpy (q, 20, v->cancel_status, sizeof v->cancel_status);
+  ccpy (q, 21, v->cancel_ack_date, sizeof v->cancel_ack_date);
+  ccpy (q, 22, v->cancel_provider, sizeof v->cancel_provider);
+  ccpy (q, 23, v->cancel_sat_code, sizeof v->cancel_sat_code);
 }
 
 static void
@@ -3047,8 +3052,8 @@ read_invoice_docs (struct q *q, void *out)
 {
   struct store_invoice *v = out;
   read_invoice_common (q, v);
-  v->xml = cblob (q, 20, &v->xml_len);
-  v->pdf = cblob (q, 21, &v->pdf_len);
+  v->xml = cblob (q, 24, &v->xml_len);
+  v->pdf = cblob (q, 25, &v->pdf_len);
 }
 
 struct chain
@@ -3239,7 +3244,9 @@ store_invoice_cancel_request (struct store *s, int64_t tenant_id, int64_t id,
     st = STORE_HARD;
     if (Q (&q, &r,
            "UPDATE invoices SET status = 'cancel_pending', cancel_reason = $3,"
-           " cancel_substitute = $4, cancel_requested_at = $5"
+           " cancel_substitute = $4, cancel_requested_at = $5,"
+           " cancel_status = 'requested', cancel_ack_date = '',"
+           " cancel_sat_code = ''"
            " WHERE tenant_id = $1 AND id = $2 AND status = 'valid'"))
       {
         qi (&q, 1, tenant_id);
@@ -3263,7 +3270,8 @@ store_invoice_cancel_ack (struct store *s, int64_t tenant_id, int64_t id,
     struct q q;
     st = STORE_HARD;
     if (Q (&q, &r,
-           "UPDATE invoices SET status = 'cancelled', cancel_ack = $3"
+           "UPDATE invoices SET status = 'cancelled', cancel_ack = $3,"
+           " cancel_status = 'cancelled'"
            " WHERE tenant_id = $1 AND id = $2 AND status <> 'cancelled'"))
       {
         qi (&q, 1, tenant_id);
@@ -3272,6 +3280,56 @@ store_invoice_cancel_ack (struct store *s, int64_t tenant_id, int64_t id,
         st = q_exec (&q);
       }
     if (st == STORE_ONE
+        && Q (&q, &r,
+              "UPDATE invoice_tickets SET active = 0"
+              " WHERE tenant_id = $1 AND invoice_id = $2"))
+      {
+        qi (&q, 1, tenant_id);
+        qi (&q, 2, id);
+        enum store_status u = q_exec (&q);
+        if (u < 0)
+          st = u;
+      }
+  }
+  return st;
+}
+
+enum store_status
+store_invoice_cancel_answer (struct store *s, int64_t tenant_id, int64_t id,
+                             const struct store_cancel_answer *a)
+{
+  const char *cs = a->status ? a->status : "";
+  const char *inv_status;
+  if (strcmp (cs, "cancelled") == 0)
+    inv_status = "cancelled";
+  else if (strcmp (cs, "pending") == 0)
+    inv_status = "cancel_pending";
+  else if (strcmp (cs, "rejected") == 0)
+    inv_status = "valid";
+  else
+    return STORE_HARD;
+  enum store_status st = STORE_HARD;
+  RUN (s, r, st, true)
+  {
+    struct q q;
+    st = STORE_HARD;
+    if (Q (&q, &r,
+           "UPDATE invoices SET status = $3, cancel_status = $4,"
+           " cancel_ack = COALESCE($5, cancel_ack), cancel_ack_date = $6,"
+           " cancel_provider = $7, cancel_sat_code = $8"
+           " WHERE tenant_id = $1 AND id = $2 AND status = 'cancel_pending'"))
+      {
+        qi (&q, 1, tenant_id);
+        qi (&q, 2, id);
+        qt (&q, 3, inv_status);
+        qt (&q, 4, cs);
+        qt (&q, 5, a->ack);
+        qt (&q, 6, a->ack_date ? a->ack_date : "");
+        qt (&q, 7, a->provider ? a->provider : "");
+        qt (&q, 8, a->sat_code ? a->sat_code : "");
+        st = q_exec (&q);
+      }
+    if (st == STORE_ONE && strcmp (inv_status, "cancelled") == 0
         && Q (&q, &r,
               "UPDATE invoice_tickets SET active = 0"
               " WHERE tenant_id = $1 AND invoice_id = $2"))

@@ -608,6 +608,10 @@ struct store_invoice
   int64_t cancel_requested_at; /* UTC seconds, 0 if never */
   char *cancel_ack; /* acknowledgement (acuse) text, may be NULL; owned */
   int64_t created_at;
+  char cancel_status[16];   /* "", requested, pending, cancelled, rejected */
+  char cancel_ack_date[20]; /* acuse Fecha, YYYY-MM-DDTHH:MM:SS MX, or "" */
+  char cancel_provider[32]; /* stamping provider that answered, or "" */
+  char cancel_sat_code[8];  /* SAT's EstatusUUID ("201"…), or "" */
 };
 void store_invoice_clear (struct store_invoice *inv);
 
@@ -629,7 +633,10 @@ enum store_status store_invoice_find_uuid (struct store *s, int64_t tenant_id,
 enum store_status store_invoice_set_pdf (struct store *s, int64_t tenant_id,
                                          int64_t id, const unsigned char *pdf,
                                          size_t len);
-/* Records a cancellation request (status CANCEL_PENDING). */
+/* Records a cancellation request: status CANCEL_PENDING, cancel_status
+ * "requested", with reason and substitute.  Only from VALID (STORE_NONE
+ * otherwise).  Commit it before asking the provider, so a crash leaves a
+ * visible request that a retry completes. */
 enum store_status store_invoice_cancel_request (struct store *s,
                                                 int64_t tenant_id, int64_t id,
                                                 const char *reason,
@@ -638,6 +645,24 @@ enum store_status store_invoice_cancel_request (struct store *s,
  * released (no longer count for invariant 1).  ack may be NULL. */
 enum store_status store_invoice_cancel_ack (struct store *s, int64_t tenant_id,
                                             int64_t id, const char *ack);
+/* The provider's answer to a cancellation request.  Strings borrowed. */
+struct store_cancel_answer
+{
+  const char *status;   /* "cancelled", "pending" or "rejected" */
+  const char *ack;      /* acuse text, or NULL to keep what is stored */
+  const char *ack_date; /* acuse Fecha or NULL */
+  const char *provider; /* provider name or NULL */
+  const char *sat_code; /* EstatusUUID or NULL */
+};
+/* Records the answer on an invoice in CANCEL_PENDING: "cancelled" makes
+ * it CANCELLED and releases its tickets like store_invoice_cancel_ack
+ * (they stay 'invoiced', so they are out of self-invoicing and of the
+ * global invoice); "pending" keeps CANCEL_PENDING; "rejected" puts it
+ * back to VALID.  STORE_NONE if the invoice is not CANCEL_PENDING;
+ * STORE_HARD for an unknown a->status. */
+enum store_status
+store_invoice_cancel_answer (struct store *s, int64_t tenant_id, int64_t id,
+                             const struct store_cancel_answer *a);
 /* Newest first, keyset by id; without documents.  Free with
  * store_invoice_list_free. */
 enum store_status store_invoice_list (struct store *s, int64_t tenant_id,

@@ -362,6 +362,128 @@ def logo_scenario(db, workdir, srv):
           "PDF kept with the logo of its first render")
 
 
+def cancel_scenario(db, workdir, srv, ka, kb):
+    """POST /v1/invoices/{id}/cancel (issue 3): motives, errors, acuse,
+    timeline, tenant scope and Idempotency-Key replay."""
+    step("cancel: invoices to cancel")
+    invs = []
+    for f in ("C-1", "C-2", "C-3"):
+        t = new_ticket(srv, ka, f)
+        st, _, inv = srv.req("POST", "/v1/tickets/%s/invoice" % t["id"],
+                             RECEIVER, key=ka)
+        if not check(st == 201, "invoice %s: %d %r" % (f, st, inv)):
+            fatal("cannot issue for cancel")
+        invs.append((t, inv))
+    (t1, i1), (t2, i2), (t3, i3) = invs
+    path = "/v1/invoices/%s/cancel"
+
+    step("cancel: validation (400 naming the field)")
+    st, _, js = srv.req("POST", path % i1["id"], {"motive": "01"}, key=ka)
+    check(st == 400 and err_of(js) == ("missing_field", "substitution"),
+          "01 without substitution %d %r" % (st, js))
+    st, _, js = srv.req("POST", path % i1["id"],
+                        {"motive": "01", "substitution": i1["uuid"].lower()},
+                        key=ka)
+    check(st == 400 and err_of(js)[1] == "substitution",
+          "01 with the same UUID %d %r" % (st, js))
+    st, _, js = srv.req("POST", path % i1["id"],
+                        {"motive": "01", "substitution": "not-a-uuid"}, key=ka)
+    check(st == 400 and err_of(js)[1] == "substitution",
+          "01 with a malformed UUID %d %r" % (st, js))
+    st, _, js = srv.req("POST", path % i1["id"],
+                        {"motive": "01",
+                         "substitution": "6F0B1E5C-1111-4222-8333-444455556666"},
+                        key=ka)
+    check(st == 400 and err_of(js) == ("cancel_substitute_unknown",
+                                       "substitution"),
+          "01 with an unknown invoice %d %r" % (st, js))
+    for bad in ("05", "", 2, None):
+        st, _, js = srv.req("POST", path % i1["id"], {"motive": bad}, key=ka)
+        check(st == 400 and err_of(js)[1] == "motive",
+              "motive %r -> %d %r" % (bad, st, js))
+    st, _, js = srv.req("POST", path % i1["id"],
+                        {"motive": "02", "substitution": i2["uuid"]}, key=ka)
+    check(st == 400 and err_of(js)[1] == "substitution",
+          "02 with a substitution %d %r" % (st, js))
+    st, _, js = srv.req("POST", path % i1["id"], {"motive": "02", "x": 1},
+                        key=ka)
+    check(st == 400 and err_of(js) == ("unknown_field", "x"),
+          "unknown field %d %r" % (st, js))
+    st, _, g = srv.req("GET", "/v1/invoices/" + i1["id"], key=ka)
+    check(st == 200 and g["status"] == "valid" and "cancellation" not in g,
+          "refused requests leave the invoice valid: %r" % g.get("status"))
+
+    step("cancel: other tenant -> 404, invoice untouched")
+    st, _, js = srv.req("POST", path % i1["id"], {"motive": "02"}, key=kb)
+    check(st == 404, "B's key on A's invoice %d" % st)
+    st, _, _ = srv.req("GET", "/v1/invoices/%s/cancellation/acuse" % i1["id"],
+                       key=kb)
+    check(st == 404, "B's key on A's acuse %d" % st)
+
+    step("cancel: 02 -> 200 cancelled, acuse stored, event")
+    st, _, c = srv.req("POST", path % i1["id"], {"motive": "02"}, key=ka)
+    cc = (c or {}).get("cancellation", {}) if isinstance(c, dict) else {}
+    check(st == 200 and c["status"] == "cancelled" and c["id"] == i1["id"]
+          and cc.get("motive") == "02" and cc.get("substitution") is None
+          and cc.get("status") == "cancelled"
+          and cc.get("provider") == "sandbox"
+          and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d",
+                           cc.get("acknowledged_at") or "")
+          and cc.get("requested_at", "").endswith("Z"),
+          "cancel 02 %d %r" % (st, c))
+    st, _, g = srv.req("GET", "/v1/invoices/" + i1["id"], key=ka)
+    check(st == 200 and g["status"] == "cancelled"
+          and g.get("cancellation") == cc, "GET shows it %r" % g)
+    st, ct, acuse = get_bytes(srv, "/v1/invoices/%s/cancellation/acuse"
+                              % i1["id"], ka)
+    check(st == 200 and ct.startswith("application/xml")
+          and i1["uuid"].encode() in acuse and b"<Motivo>02</Motivo>" in acuse
+          and b"NO fiscal validity" in acuse, "acuse %d %r" % (st, acuse[:200]))
+    st, _, _ = srv.req("GET", "/v1/invoices/%s/cancellation/acuse" % i2["id"],
+                       key=ka)
+    check(st == 404, "no acuse for a valid invoice %d" % st)
+    ev = fixture(db, "events", "ta", i1["id"]).splitlines()
+    check([e.split()[0] for e in ev][-1:] == ["cancelled"]
+          and ev[-1].split()[1] == "api" and '"motive":"02"' in ev[-1],
+          "events %r" % ev)
+    st, _, lst = srv.req("GET", "/v1/invoices?status=cancelled&limit=200",
+                         key=ka)
+    check(st == 200 and [x["id"] for x in lst["data"]] == [i1["id"]],
+          "list ?status=cancelled %r" % [x["id"] for x in lst["data"]])
+
+    step("cancel: second cancel -> 409; tickets stay out")
+    st, _, js = srv.req("POST", path % i1["id"], {"motive": "02"}, key=ka)
+    check(st == 409 and err_of(js)[0] == "invoice_cancelled",
+          "second cancel %d %r" % (st, js))
+    st, _, js = srv.req("POST", "/v1/tickets/%s/invoice" % t1["id"], RECEIVER,
+                        key=ka)
+    check(st == 409, "ticket of a cancelled invoice not re-invoiced %d %r"
+          % (st, js))
+
+    step("cancel: 01 with a valid substitute, Idempotency-Key replay")
+    hk = {"Idempotency-Key": "cancel-idem-1"}
+    body = {"motive": "01", "substitution": i3["uuid"].lower()}
+    s1, _, a1 = srv.req("POST", path % i2["id"], body, key=ka, headers=hk)
+    s2, h2, a2 = srv.req("POST", path % i2["id"], body, key=ka, headers=hk)
+    check(s1 == 200 and a1["status"] == "cancelled"
+          and a1["cancellation"]["motive"] == "01"
+          and a1["cancellation"]["substitution"] == i3["uuid"],
+          "cancel 01 %d %r" % (s1, a1))
+    check(s2 == 200 and a2 == a1 and h2.get("idempotent-replayed") == "true",
+          "replay %d %r" % (s2, h2))
+    ev = fixture(db, "events", "ta", i2["id"]).splitlines()
+    check([e.split()[0] for e in ev].count("cancelled") == 1,
+          "one event for the replayed cancel %r" % ev)
+    s3, _, js = srv.req("POST", path % i2["id"], {"motive": "03"}, key=ka,
+                        headers=hk)
+    check(s3 == 409 and err_of(js)[0] == "idempotency_key_reused",
+          "same key, other body %d %r" % (s3, js))
+    st, _, js = srv.req("POST", path % i3["id"],
+                        {"motive": "01", "substitution": i2["uuid"]}, key=ka)
+    check(st == 400 and err_of(js)[1] == "substitution",
+          "a cancelled invoice cannot substitute %d %r" % (st, js))
+
+
 def status_of(srv, key, tid):
     return srv.req("GET", "/v1/tickets/" + tid, key=key)[2]["status"]
 
@@ -557,6 +679,7 @@ def main():
         t0 = time.time()
         try:
             issue_scenarios(db, workdir, srv, ka, kb, kn)
+            cancel_scenario(db, workdir, srv, ka, kb)
             logo_scenario(db, workdir, srv)
             global_scenarios(db, workdir, srv)
             if A.BACKEND == "postgres":
