@@ -33,10 +33,6 @@
 #include "util/json.h"
 #include "util/log.h"
 
-/* Rows scanned per list request at most (the store lists without
- * filters; the filters are applied here over keyset pages). */
-#define SCAN_MAX 5000
-
 static json_t *
 amount_json (int64_t v, const char *currency)
 {
@@ -513,48 +509,20 @@ api_invoices_get (struct req *rq)
         return reply_error (rq, ERR_INVALID_PARAMETER, "customer");
       rfc = NULL;
     }
+  struct store_invoice_filter f
+      = { .created_from = from, .created_to = to, .status = status,
+          .customer_rfc = rfc };
+  struct store_invoice *rows = NULL;
+  size_t n = 0;
+  int64_t next = 0;
+  enum store_status st = store_invoice_list_filtered (
+      rq->app->store, rq->tenant_id, &f, cursor, limit, &rows, &n, &next);
+  if (st < 0)
+    return api_store_failed (rq, st);
   json_t *data = json_array ();
-  int64_t next = 0, pos = cursor;
-  size_t scanned = 0, found = 0;
-  for (;;)
-    {
-      struct store_invoice *rows = NULL;
-      size_t n = 0;
-      int64_t more = 0;
-      enum store_status st
-          = store_invoice_list (rq->app->store, rq->tenant_id, pos,
-                                API_LIST_MAX_LIMIT, &rows, &n, &more);
-      if (st < 0)
-        {
-          json_decref (data);
-          return api_store_failed (rq, st);
-        }
-      size_t i;
-      for (i = 0; i < n && found < (size_t)limit; i++)
-        {
-          const struct store_invoice *v = &rows[i];
-          pos = v->id;
-          scanned++;
-          if ((from && v->created_at < from) || (to && v->created_at >= to)
-              || (status >= 0 && (int)v->status != status)
-              || (rfc && strcmp (v->customer_rfc, rfc) != 0))
-            continue;
-          json_array_append_new (data, invoice_json (rq, v, NULL, 0));
-          found++;
-        }
-      bool rest = i < n || more != 0;
-      store_invoice_list_free (rows, n);
-      if (!rest)
-        {
-          next = 0;
-          break;
-        }
-      if (found >= (size_t)limit || scanned >= SCAN_MAX)
-        {
-          next = pos; /* resume after the last row looked at */
-          break;
-        }
-    }
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new (data, invoice_json (rq, &rows[i], NULL, 0));
+  store_invoice_list_free (rows, n);
   return reply_json (rq, 200,
                      json_pack ("{s:o, s:o}", "data", data, "next_cursor",
                                 api_cursor_json (next)));

@@ -3381,6 +3381,101 @@ store_invoice_list (struct store *s, int64_t tenant_id, int64_t cursor,
   return st;
 }
 
+/* The listing columns (what GET /v1/invoices shows); read_invoice_brief
+ * reads them. */
+#define INVOICE_BRIEF_COLS                                                    \
+  "id, uuid, series, folio, type, status, customer_rfc, customer_name,"       \
+  " customer_email, total, currency, sha256, cancel_reason,"                  \
+  " cancel_substitute, cancel_requested_at, created_at, cancel_status,"       \
+  " cancel_ack_date, cancel_provider, cancel_sat_code"
+
+static void
+read_invoice_brief (struct q *q, void *out)
+{
+  struct store_invoice *v = out;
+  memset (v, 0, sizeof *v);
+  v->id = ci (q, 0);
+  ccpy (q, 1, v->uuid, sizeof v->uuid);
+  ccpy (q, 2, v->series, sizeof v->series);
+  v->folio = ci (q, 3);
+  ccpy (q, 4, v->type, sizeof v->type);
+  int st = store_invoice_status_parse (ct (q, 5));
+  v->status = st < 0 ? STORE_INVOICE_VALID : (enum store_invoice_status)st;
+  ccpy (q, 6, v->customer_rfc, sizeof v->customer_rfc);
+  ccpy (q, 7, v->customer_name, sizeof v->customer_name);
+  ccpy (q, 8, v->customer_email, sizeof v->customer_email);
+  v->total = ci (q, 9);
+  ccpy (q, 10, v->currency, sizeof v->currency);
+  ccpy (q, 11, v->sha256, sizeof v->sha256);
+  ccpy (q, 12, v->cancel_reason, sizeof v->cancel_reason);
+  ccpy (q, 13, v->cancel_substitute, sizeof v->cancel_substitute);
+  v->cancel_requested_at = ci (q, 14);
+  v->created_at = ci (q, 15);
+  ccpy (q, 16, v->cancel_status, sizeof v->cancel_status);
+  ccpy (q, 17, v->cancel_ack_date, sizeof v->cancel_ack_date);
+  ccpy (q, 18, v->cancel_provider, sizeof v->cancel_provider);
+  ccpy (q, 19, v->cancel_sat_code, sizeof v->cancel_sat_code);
+}
+
+/* One prepared statement for every combination of filters: an absent
+ * filter is bound as its neutral value (0, '') and its test is true.
+ * The scan walks the primary key (tenant_id, id) backwards from the
+ * cursor, so a page costs about limit+1 matching rows. */
+enum store_status
+store_invoice_list_filtered (struct store *s, int64_t tenant_id,
+                             const struct store_invoice_filter *f,
+                             int64_t cursor, int limit,
+                             struct store_invoice **out, size_t *n,
+                             int64_t *next_cursor)
+{
+  limit = clamp_limit (limit);
+  enum store_status st = STORE_HARD;
+  *out = NULL;
+  *n = 0;
+  *next_cursor = 0;
+  int64_t from = f ? f->created_from : 0, to = f ? f->created_to : 0;
+  const char *status = "";
+  if (f && f->status >= 0 && f->status < STORE_INVOICE_STATUS_COUNT)
+    status = store_invoice_status_name ((enum store_invoice_status)f->status);
+  const char *rfc = f && f->customer_rfc ? f->customer_rfc : "";
+  RUN (s, r, st, false)
+  {
+    struct q q;
+    st = STORE_HARD;
+    store_invoice_list_free (*out, *n);
+    *out = NULL;
+    *n = 0;
+    if (Q (&q, &r,
+           "SELECT " INVOICE_BRIEF_COLS " FROM invoices WHERE tenant_id = $1"
+           " AND id < $2"
+           " AND (CAST($3 AS BIGINT) = 0 OR created_at >= CAST($3 AS BIGINT))"
+           " AND (CAST($4 AS BIGINT) = 0 OR created_at < CAST($4 AS BIGINT))"
+           " AND (CAST($5 AS TEXT) = '' OR status = CAST($5 AS TEXT))"
+           " AND (CAST($6 AS TEXT) = '' OR customer_rfc = CAST($6 AS TEXT))"
+           " ORDER BY id DESC LIMIT $7"))
+      {
+        qi (&q, 1, tenant_id);
+        qi (&q, 2, cursor > 0 ? cursor : INT64_MAX);
+        qi (&q, 3, from);
+        qi (&q, 4, to);
+        qt (&q, 5, status);
+        qt (&q, 6, rfc);
+        qi (&q, 7, limit + 1);
+        st = q_list (&q, read_invoice_brief, sizeof **out, (void **)out, n,
+                     (void (*) (void *))store_invoice_clear);
+      }
+  }
+  for (size_t i = 0; st >= 0 && i < *n; i++)
+    (*out)[i].tenant_id = tenant_id;
+  if (st >= 0 && *n > (size_t)limit)
+    {
+      store_invoice_clear (&(*out)[limit]);
+      *n = (size_t)limit;
+      *next_cursor = (*out)[limit - 1].id;
+    }
+  return st;
+}
+
 enum store_status
 store_invoice_walk (struct store *s, int64_t tenant_id,
                     bool (*fn) (const struct store_invoice *, void *),

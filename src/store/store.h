@@ -670,6 +670,26 @@ enum store_status store_invoice_list (struct store *s, int64_t tenant_id,
                                       struct store_invoice **out, size_t *n,
                                       int64_t *next_cursor);
 void store_invoice_list_free (struct store_invoice *a, size_t n);
+/* Filters of store_invoice_list_filtered; a zero/NULL/-1 field does not
+ * filter.  Strings borrowed. */
+struct store_invoice_filter
+{
+  int64_t created_from;     /* created_at >= this (UTC seconds), 0 any */
+  int64_t created_to;       /* created_at < this (UTC seconds), 0 any */
+  int status;               /* enum store_invoice_status, or -1 any */
+  const char *customer_rfc; /* exact receiver RFC, NULL or "" any */
+};
+/* Newest first, keyset by id (cursor: rows with id < cursor; 0 from the
+ * start), only the rows matching f (NULL: all), at most limit (clamped
+ * like every list).  The filters run in the database, one statement.
+ * Rows carry only the listing columns: no xml, pdf, cancel_ack,
+ * prev_hash or chain_hash (tenant_id is set).  *next_cursor is the last
+ * row's id when another matching row exists, else 0.  Free with
+ * store_invoice_list_free. */
+enum store_status store_invoice_list_filtered (
+    struct store *s, int64_t tenant_id, const struct store_invoice_filter *f,
+    int64_t cursor, int limit, struct store_invoice **out, size_t *n,
+    int64_t *next_cursor);
 /* Calls fn for every invoice of the tenant in chain order (oldest first),
  * with documents, for `facturo audit verify`.  Stops when fn returns
  * false. */

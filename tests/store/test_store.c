@@ -540,6 +540,151 @@ test_invoices_events_chain (void)
   store_close (s);
 }
 
+/* store_invoice_list_filtered: keyset pages, each filter, tenant
+ * isolation, and only the listing columns. */
+static void
+test_invoice_list_filtered (void)
+{
+  struct store *s = open_store (NULL);
+  int64_t a = make_tenant (s, "flt-a"), b = make_tenant (s, "flt-b");
+  enum store_status st;
+  int64_t ids[7];
+  char uuid[64];
+  for (int i = 0; i < 7; i++)
+    {
+      struct store_invoice inv = { 0 };
+      snprintf (inv.uuid, sizeof inv.uuid,
+                "aaaaaaaa-0000-0000-0000-%012d", i);
+      snprintf (inv.type, sizeof inv.type, "I");
+      snprintf (inv.customer_rfc, sizeof inv.customer_rfc, "%s",
+                i % 2 ? "EKU9003173C9" : "XAXX010101000");
+      inv.total = 1000000 * (i + 1);
+      inv.xml = (unsigned char *)"<x/>";
+      inv.xml_len = 4;
+      REQUIRE (store_invoice_insert (s, a, &inv) == STORE_ONE);
+      ids[i] = inv.id;
+    }
+  int64_t bids[2];
+  for (int i = 0; i < 2; i++)
+    {
+      snprintf (uuid, sizeof uuid, "bbbbbbbb-0000-0000-0000-%012d", i);
+      bids[i] = make_invoice (s, b, uuid, &st);
+      REQUIRE (st == STORE_ONE);
+    }
+  /* ids[4] (XAXX) is cancellation_pending, with an acuse-less request */
+  CHECK (store_invoice_cancel_request (s, a, ids[4], "02", NULL)
+         == STORE_ONE);
+
+  struct store_invoice *il;
+  size_t n;
+  int64_t next;
+  /* no filter: 3 + 3 + 1, newest first, only tenant a's */
+  int64_t cur = 0, seen[8];
+  size_t k = 0;
+  int64_t cmin = INT64_MAX, cmax = 0;
+  for (int page = 0; page < 4; page++)
+    {
+      st = store_invoice_list_filtered (s, a, NULL, cur, 3, &il, &n, &next);
+      CHECK (st >= 0);
+      for (size_t i = 0; i < n && k < 8; i++)
+        {
+          seen[k++] = il[i].id;
+          CHECK (il[i].tenant_id == a && il[i].xml == NULL
+                 && il[i].pdf == NULL && il[i].cancel_ack == NULL
+                 && strncmp (il[i].uuid, "aaaaaaaa-", 9) == 0
+                 && il[i].total > 0 && il[i].created_at > 0);
+          if (il[i].created_at < cmin)
+            cmin = il[i].created_at;
+          if (il[i].created_at > cmax)
+            cmax = il[i].created_at;
+        }
+      CHECK (page == 2 ? (n == 1 && next == 0) : (n == 3 && next != 0));
+      store_invoice_list_free (il, n);
+      cur = next;
+      if (next == 0)
+        break;
+    }
+  CHECK (k == 7);
+  for (size_t i = 0; i < k && i < 7; i++)
+    CHECK (seen[i] == ids[6 - i]);
+  /* exactly the rows left: no next page */
+  CHECK (store_invoice_list_filtered (s, a, NULL, 0, 7, &il, &n, &next)
+             == STORE_ONE
+         && n == 7 && next == 0);
+  store_invoice_list_free (il, n);
+
+  /* customer RFC, over two pages */
+  struct store_invoice_filter f = { .status = -1,
+                                    .customer_rfc = "EKU9003173C9" };
+  CHECK (store_invoice_list_filtered (s, a, &f, 0, 2, &il, &n, &next)
+             == STORE_ONE
+         && n == 2 && next == ids[3]);
+  CHECK (n == 2 && il[0].id == ids[5] && il[1].id == ids[3]
+         && strcmp (il[0].customer_rfc, "EKU9003173C9") == 0);
+  store_invoice_list_free (il, n);
+  CHECK (store_invoice_list_filtered (s, a, &f, next, 2, &il, &n, &next)
+             == STORE_ONE
+         && n == 1 && il[0].id == ids[1] && next == 0);
+  store_invoice_list_free (il, n);
+
+  /* status, alone and with the RFC */
+  f = (struct store_invoice_filter){ .status = STORE_INVOICE_CANCEL_PENDING };
+  CHECK (store_invoice_list_filtered (s, a, &f, 0, 50, &il, &n, &next)
+             == STORE_ONE
+         && n == 1 && il[0].id == ids[4]
+         && il[0].status == STORE_INVOICE_CANCEL_PENDING
+         && strcmp (il[0].cancel_reason, "02") == 0
+         && il[0].cancel_requested_at > 0 && next == 0);
+  store_invoice_list_free (il, n);
+  f = (struct store_invoice_filter){ .status = STORE_INVOICE_VALID,
+                                     .customer_rfc = "XAXX010101000" };
+  CHECK (store_invoice_list_filtered (s, a, &f, 0, 50, &il, &n, &next)
+             == STORE_ONE
+         && n == 3 && il[0].id == ids[6] && il[1].id == ids[2]
+         && il[2].id == ids[0]);
+  store_invoice_list_free (il, n);
+  f = (struct store_invoice_filter){ .status = STORE_INVOICE_CANCELLED };
+  CHECK (store_invoice_list_filtered (s, a, &f, 0, 50, &il, &n, &next)
+             == STORE_NONE
+         && n == 0 && next == 0);
+  store_invoice_list_free (il, n);
+
+  /* creation time: [from, to) */
+  f = (struct store_invoice_filter){ .status = -1,
+                                     .created_from = cmin,
+                                     .created_to = cmax + 1 };
+  CHECK (store_invoice_list_filtered (s, a, &f, 0, 50, &il, &n, &next)
+             == STORE_ONE
+         && n == 7);
+  store_invoice_list_free (il, n);
+  f.created_from = cmax + 1;
+  f.created_to = 0;
+  CHECK (store_invoice_list_filtered (s, a, &f, 0, 50, &il, &n, &next)
+             == STORE_NONE
+         && n == 0);
+  store_invoice_list_free (il, n);
+  f.created_from = 0;
+  f.created_to = cmin;
+  CHECK (store_invoice_list_filtered (s, a, &f, 0, 50, &il, &n, &next)
+             == STORE_NONE
+         && n == 0);
+  store_invoice_list_free (il, n);
+
+  /* INVARIANT 5: tenant b sees only its own, even from a's cursor */
+  f = (struct store_invoice_filter){ .status = -1,
+                                     .customer_rfc = "XAXX010101000" };
+  CHECK (store_invoice_list_filtered (s, b, &f, 0, 50, &il, &n, &next)
+             == STORE_ONE
+         && n == 2 && il[0].id == bids[1] && il[1].id == bids[0]
+         && il[0].tenant_id == b && next == 0);
+  store_invoice_list_free (il, n);
+  CHECK (store_invoice_list_filtered (s, 999999, NULL, 0, 50, &il, &n, &next)
+             == STORE_NONE
+         && n == 0);
+  store_invoice_list_free (il, n);
+  store_close (s);
+}
+
 static bool
 walk_count (const struct store_invoice *v, void *arg)
 {
@@ -1451,6 +1596,7 @@ main (int argc, char **argv)
   test_tickets ();
   test_products_customers ();
   test_invoices_events_chain ();
+  test_invoice_list_filtered ();
   test_isolation ();
   test_idempotency_two_connections ();
   test_soft_retry ();
