@@ -449,6 +449,9 @@ cmd_serve (int argc, char **argv)
   sigaddset (&set, SIGINT);
   pthread_sigmask (SIG_BLOCK, &set, NULL);
   signal (SIGPIPE, SIG_IGN);
+  /* Nothing to reload (settings are read at start) and a closed terminal
+   * must not stop a server: SIGHUP is ignored. */
+  signal (SIGHUP, SIG_IGN);
 
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
                    | MHD_USE_ITC | MHD_USE_ERROR_LOG;

@@ -249,6 +249,10 @@ def scenarios(db, workdir, srv, ka, kb):
     st, h, js = srv.req("GET", "/healthz")
     check(st == 200 and js.get("status") == "ok", "healthz %d %r" % (st, js))
     check_headers(h, "healthz")
+    srv.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.2)
+    st, _, js = srv.req("GET", "/healthz")
+    check(st == 200 and srv.proc.poll() is None, "SIGHUP ignored: %d" % st)
 
     step("404/405")
     st, h, js = srv.req("GET", "/nope", key=ka)
