@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 BUILD="build-essential pkg-config meson ninja-build
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev
   libxml2-dev libxslt1-dev libssl-dev libcurl4-openssl-dev libsodium-dev
-  libhpdf-dev libqrencode-dev fonts-dejavu-core openssl ca-certificates tzdata"
+  libhpdf-dev libqrencode-dev libpng-dev fonts-dejavu-core openssl ca-certificates tzdata"
 TEST="libcmocka-dev clang libclang-rt-14-dev postgresql python3 python3-aiosmtpd
   xsltproc libxml2-utils poppler-utils zbar-tools wrk sqlite3 chromium"
 
